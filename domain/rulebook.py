@@ -22,14 +22,18 @@ from domain.errors import ConfigError, NotFound
 class Programme(StrEnum):
     FJ = "FJ"  # Fujian provincial clusters, 闽工信 2022 measures
     XM = "XM"  # national clusters managed by Xiamen, 厦工信企业〔2024〕188号
-    NATIONAL = "NATIONAL"  # MIIT 工信部企业〔2022〕119号 standards, for comparison and XM certification
+    NATIONAL = "NATIONAL"  # MIIT 工信部企业〔2022〕119号 standards (comparison, XM certification)
 
 
 Comparator = Literal["ge", "gt", "le", "lt", "eq"]
 
 
-class Threshold(msgspec.Struct, frozen=True, kw_only=True):
-    """One quantitative criterion: `figure <comparator> value`."""
+class Threshold(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="threshold"):
+    """One quantitative criterion: `figure <comparator> value`.
+
+    With `years` set the indicator is a yearly series and each of the last `years`
+    figures must meet the bound (FJ Annex §1: 近三年产值均在30亿元以上).
+    """
 
     id: str  # stable criterion id, e.g. "output_value_each_year"
     article: str  # where it is written, e.g. "FJ Annex §1"
@@ -39,9 +43,10 @@ class Threshold(msgspec.Struct, frozen=True, kw_only=True):
     value: Decimal
     wording: str  # the source's boundary word, e.g. "以上", "高于"
     unit: str = ""
+    years: int | None = None  # series indicator: each of the last `years` figures
 
 
-class AnyOf(msgspec.Struct, frozen=True, kw_only=True):
+class AnyOf(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="any_of"):
     """A criterion met when any of its alternatives is met (FJ Annex §2)."""
 
     id: str
@@ -50,8 +55,11 @@ class AnyOf(msgspec.Struct, frozen=True, kw_only=True):
     alternatives: tuple[Threshold, ...]
 
 
-class Qualitative(msgspec.Struct, frozen=True, kw_only=True):
-    """A criterion a reviewer judges; the pre-check reports it as not assessable."""
+class Qualitative(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="qualitative"):
+    """A criterion a reviewer judges; the pre-check reports it as not assessable.
+
+    With `indicator` set, the dossier's yes/no declaration decides it instead.
+    """
 
     id: str
     article: str
@@ -182,5 +190,13 @@ def _check_consistency(version: RulebookVersion, source_name: str) -> None:
                 f"{source_name}: subsidy year {year.funding_year} needs a lump sum or bands, "
                 "not both",
             )
+        if year.bands and year.by_assessment is None:
+            raise ConfigError(
+                "invalid_rulebook",
+                f"{source_name}: subsidy year {year.funding_year} has bands but no by_assessment",
+            )
+    ids = [criterion.id for criterion in version.thresholds]
+    if len(ids) != len(set(ids)):
+        raise ConfigError("invalid_rulebook", f"{source_name}: criterion ids must be unique")
     if version.term_ends is not None and version.term_ends < version.effective_from:
         raise ConfigError("invalid_rulebook", f"{source_name}: term_ends before effective_from")

@@ -1,0 +1,20 @@
+"""Wiring: build the application and its services from connection details and settings."""
+
+from __future__ import annotations
+
+from infra.application import ClusterLedger, Services
+from infra.calendar_store import CalendarStore
+from infra.database import ConnectionInfo
+from infra.rules import load_regions, load_rulebook
+from infra.settings import Settings
+
+
+def build_ledger(conn: ConnectionInfo, settings: Settings) -> tuple[ClusterLedger, CalendarStore]:
+    calendar = CalendarStore(conn.url)
+    services = Services(
+        rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current
+    )
+    ledger = ClusterLedger(
+        conn.eventsourcing_env(), services, snapshot_interval=settings.snapshot_interval
+    )
+    return ledger, calendar

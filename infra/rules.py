@@ -1,0 +1,28 @@
+"""Load the rulebook and region table shipped in `domain/rules/`, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from domain.errors import ConfigError
+from domain.regions import Regions, parse_regions
+from domain.rulebook import Rulebook, parse_rulebook_version
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "domain" / "rules"
+REGIONS_FILE = "regions-fj.toml"
+
+
+def load_rulebook(directory: Path = RULES_DIR) -> Rulebook:
+    files = sorted(p for p in directory.glob("*.toml") if p.name != REGIONS_FILE)
+    if not files:
+        raise ConfigError("no_rulebook", f"no rulebook files in {directory}")
+    versions = tuple(parse_rulebook_version(p.read_bytes(), source_name=p.name) for p in files)
+    ids = [v.id for v in versions]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("invalid_rulebook", f"duplicate rulebook version ids in {directory}: {ids}")
+    return Rulebook(versions=versions)
+
+
+def load_regions(directory: Path = RULES_DIR) -> Regions:
+    path = directory / REGIONS_FILE
+    return parse_regions(path.read_bytes())

@@ -1,0 +1,65 @@
+"""Settings, read once and explicitly from the environment (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from domain.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None  # None: start the embedded PostgreSQL under data_dir
+    data_dir: Path = PROJECT_ROOT / "var"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    snapshot_interval: int = 50
+    jwt_public_key: str | None = None  # PEM; None in development: keys under data_dir/keys
+    jwt_private_key: str | None = None  # only needed to mint tokens
+    jwt_issuer: str = "cluster-ledger"
+    jwt_audience: str = "cluster-ledger-api"
+    checkpoint_private_key: str | None = None  # Ed25519 PEM for signed audit checkpoints
+    checkpoint_every: int = 1000  # events between signed checkpoints
+    max_request_bytes: int = 256 * 1024
+    run_projector: bool = True  # serve runs projections in-process unless disabled
+    read_wait_seconds: float = 5.0  # read-your-writes wait before 503
+    log_json: bool = True
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def pem(name: str) -> str | None:
+            value = env.get(name)
+            file_value = env.get(f"{name}_FILE")
+            if file_value:
+                return Path(file_value).read_text(encoding="utf-8")
+            return value or None
+
+        try:
+            return cls(
+                database_url=env.get("DATABASE_URL") or None,
+                data_dir=Path(env.get("CLUSTER_LEDGER_DATA_DIR", str(PROJECT_ROOT / "var"))),
+                host=env.get("CLUSTER_LEDGER_HOST", "127.0.0.1"),
+                port=int(env.get("CLUSTER_LEDGER_PORT", "8000")),
+                snapshot_interval=int(env.get("CLUSTER_LEDGER_SNAPSHOT_INTERVAL", "50")),
+                jwt_public_key=pem("CLUSTER_LEDGER_JWT_PUBLIC_KEY"),
+                jwt_private_key=pem("CLUSTER_LEDGER_JWT_PRIVATE_KEY"),
+                checkpoint_private_key=pem("CLUSTER_LEDGER_CHECKPOINT_KEY"),
+                checkpoint_every=int(env.get("CLUSTER_LEDGER_CHECKPOINT_EVERY", "1000")),
+                max_request_bytes=int(env.get("CLUSTER_LEDGER_MAX_REQUEST_BYTES", str(256 * 1024))),
+                run_projector=env.get("CLUSTER_LEDGER_RUN_PROJECTOR", "1") not in {"0", "false", "no"},
+                read_wait_seconds=float(env.get("CLUSTER_LEDGER_READ_WAIT_SECONDS", "5")),
+                log_json=env.get("CLUSTER_LEDGER_LOG_FORMAT", "json") == "json",
+            )
+        except ValueError as exc:
+            raise ConfigError("invalid_setting", f"a numeric setting is not a number: {exc}") from exc
