@@ -1,0 +1,93 @@
+"""`create_app(settings)`: wires the Litestar app. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+import asyncpg
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
+from api.errors import EXCEPTION_HANDLERS
+from api.runtime import Runtime
+from infra.bootstrap import build_ledger
+from infra.database import ConnectionInfo, database
+from infra.keys import dev_key_pair
+from infra.migrations import migrate
+from infra.settings import Settings
+
+
+# Each module exposes ROUTES, a list of its route handlers.
+ROUTE_MODULES = (
+    "api.routes.health",
+    "api.routes.clusters",
+)
+
+# Each module exposes `async def start(runtime, stack: contextlib.AsyncExitStack) -> None`, run in
+# the lifespan after the runtime is built (e.g. the in-process projector); stopped in reverse order.
+LIFESPAN_MODULES: tuple[str, ...] = ()
+
+
+def _jwt_public_key(settings: Settings) -> str:
+    if settings.jwt_public_key:
+        return settings.jwt_public_key
+    return dev_key_pair(settings.data_dir / "keys", "jwt")[1]
+
+
+def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Litestar:
+    """Build the API. The database, the ledger and the asyncpg pool open in the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        with contextlib.ExitStack() as stack:
+            info = conn or await anyio.to_thread.run_sync(stack.enter_context, database(settings))
+            await anyio.to_thread.run_sync(migrate, info.url)
+            ledger, calendar = await anyio.to_thread.run_sync(build_ledger, info, settings)
+            stack.callback(ledger.close)
+            pool = await asyncpg.create_pool(**info.asyncpg_kwargs(), min_size=1, max_size=10)
+            try:
+                runtime = Runtime(
+                    settings=settings, conn=info, ledger=ledger, calendar=calendar, pool=pool
+                )
+                app.state.runtime = runtime
+                async with contextlib.AsyncExitStack() as hooks:
+                    for module_name in LIFESPAN_MODULES:
+                        await importlib.import_module(module_name).start(runtime, hooks)
+                    yield
+            finally:
+                await pool.close()
+
+    verifier = TokenVerifier(_jwt_public_key(settings), settings.jwt_issuer, settings.jwt_audience)
+
+    def on_app_init(config: AppConfig) -> AppConfig:
+        config.state["token_verifier"] = verifier
+        return config
+
+    handlers: list[Any] = []
+    for module_name in ROUTE_MODULES:
+        handlers.extend(importlib.import_module(module_name).ROUTES)
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        on_app_init=[on_app_init],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS])
+        ],
+        openapi_config=OpenAPIConfig(
+            title="Cluster Ledger API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        request_max_body_size=settings.max_request_bytes,
+        debug=False,
+    )

@@ -1,0 +1,46 @@
+"""`cluster-ledger`: the console command.
+
+Each sub-command lives in the module named in `COMMAND_MODULES`, which exposes
+`register(subparsers)`; modules are imported only when the command line is parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "infra.commands.core",  # migrate, serve, demo, token, calendar
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cluster-ledger",
+        description="Event-sourced case management for SME characteristic industrial clusters.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from domain.errors import DomainError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except DomainError as exc:
+        print(f"cluster-ledger: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
