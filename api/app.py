@@ -24,7 +24,6 @@ from infra.keys import dev_key_pair
 from infra.migrations import migrate
 from infra.settings import Settings
 
-
 # Each module exposes ROUTES, a list of its route handlers.
 ROUTE_MODULES = (
     "api.routes.health",
@@ -48,7 +47,10 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         with contextlib.ExitStack() as stack:
-            info = conn or await anyio.to_thread.run_sync(stack.enter_context, database(settings))
+            if conn is not None:
+                info = conn
+            else:
+                info = await anyio.to_thread.run_sync(stack.enter_context, database(settings))
             await anyio.to_thread.run_sync(migrate, info.url)
             ledger, calendar = await anyio.to_thread.run_sync(build_ledger, info, settings)
             stack.callback(ledger.close)

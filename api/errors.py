@@ -86,7 +86,7 @@ def unexpected_error_handler(
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: Any = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from eventsourcing.domain import Aggregate, Snapshot, event
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as BaseSnapshot
 
 from domain.actors import EventMeta
 from domain.case import (
-    Appeal,
     AnnualReport,
+    Appeal,
     Assessment,
     AuditFinding,
     CaseState,
@@ -33,6 +34,8 @@ from domain.case import (
     Revocation,
     Status,
 )
+from domain.eligibility import EligibilityReport
+from domain.errors import InvalidInput, RuleViolation, WrongState
 from domain.facts import (
     AnnualFigures,
     AppealOutcome,
@@ -42,8 +45,6 @@ from domain.facts import (
     PlanLine,
     ScoreStage,
 )
-from domain.eligibility import EligibilityReport
-from domain.errors import InvalidInput, RuleViolation, WrongState
 from domain.periods import add_years
 
 CERTIFICATION = "certification"
@@ -193,7 +194,7 @@ class Cluster(Aggregate):
         number: int
         level: str  # "city" or "county": XM Art. 17 needs both
 
-    class Snapshot(Snapshot):
+    class Snapshot(BaseSnapshot):
         state: CaseSnapshot  # type: ignore[assignment]  # take() stores a dict of this shape
 
     # ---- creation ---------------------------------------------------------------------------

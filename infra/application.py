@@ -24,8 +24,15 @@ from domain.case import CaseState, Notice
 from domain.cluster import Cluster, subsidy_subject
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import NotFound, RuleViolation, VersionConflict
-from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Dossier, Ground, PlanLine
-from domain.facts import ScoreStage
+from domain.facts import (
+    AnnualFigures,
+    AppealOutcome,
+    ChangeKind,
+    Dossier,
+    Ground,
+    PlanLine,
+    ScoreStage,
+)
 from domain.permissions import Command, check_may_act, check_may_read
 from domain.regions import Regions
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion

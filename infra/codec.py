@@ -11,7 +11,7 @@ the audit hash chain covers exactly these bytes.
 from __future__ import annotations
 
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 
 import msgspec
@@ -26,7 +26,7 @@ def encode_state(state: dict[str, Any]) -> bytes:
     return _ENCODER.encode(state)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _state_decoder(topic: str) -> msgspec.json.Decoder[Any]:
     """A decoder for one event class, built from its type hints (snapshots declare `state`)."""
     cls = resolve_topic(topic)

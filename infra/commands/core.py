@@ -40,7 +40,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     settings = Settings.from_env()
     with database(settings) as conn:
         applied = migrate(conn.url)
-        ledger, _ = build_ledger(conn, settings)  # creates eventsourcing's tables
+        ledger, _calendar = build_ledger(conn, settings)  # creates eventsourcing's tables
         ledger.close()
     print("migrations applied: " + (", ".join(applied) if applied else "none (up to date)"))
     return 0
@@ -55,7 +55,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     settings = Settings.from_env()
     with database(settings) as conn:
         migrate(conn.url)
-        ledger, _ = build_ledger(conn, settings)
+        ledger, _calendar = build_ledger(conn, settings)
         try:
             loaded = load_demo(ledger)
         finally:
@@ -111,7 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from infra.migrations import migrate
 
             migrate(conn.url)
-            ledger, _ = build_ledger(conn, settings)
+            ledger, _calendar = build_ledger(conn, settings)
             try:
                 loaded = load_demo(ledger)
             finally:
