@@ -4,8 +4,8 @@ eventsourcing's default JSON transcoder cannot store plain `datetime.date` and i
 mapper builds, once per event class, a msgspec Struct from the class's type hints and decodes
 into it, so nested Structs, dates, Decimals and enums come back as they went in.
 
-The stored bytes are canonical for a given event (fields in declaration order, no whitespace):
-the audit hash chain covers exactly these bytes.
+The stored bytes are written once and never re-encoded (no whitespace, fields in the order
+the event was built with): the audit hash chain covers exactly these bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 
 _ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
-_ENCODER = msgspec.json.Encoder(decimal_format="string", order="deterministic")
+_ENCODER = msgspec.json.Encoder(decimal_format="string")
 
 
 def encode_state(state: dict[str, Any]) -> bytes:
