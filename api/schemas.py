@@ -1,0 +1,297 @@
+"""Request and response bodies of the HTTP API (msgspec Structs).
+
+Every request Struct forbids unknown fields, so a misspelt field is a 400 naming it rather than
+a silently ignored value. Every command body carries the provenance of its decision
+(`effective_date`, `document_number`, `comment`, `attachments`); the actor never comes from a
+body, only from the bearer token.
+
+Domain value objects are reused where they are already the right shape; where the domain's
+Struct does not forbid unknown fields, a subclass here adds that, and `to_domain` converts back
+so that events only ever hold the domain's own types.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+
+from domain.actors import Actor
+from domain.facts import (
+    AnnualFigures,
+    AppealOutcome,
+    ChangeKind,
+    Dossier,
+    Ground,
+    PlanLine,
+    PlanTarget,
+    ScoreStage,
+)
+from domain.indicators import Indicators
+from domain.rulebook import Programme
+
+Sha256Hex = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 of an attached document, 64 lower-case hex digits",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    ),
+]
+RegionCode = Annotated[
+    str, msgspec.Meta(pattern=r"^\d{6}$", description="GB/T 2260 six-digit code", examples=["350203"])
+]
+ShortText = Annotated[str, msgspec.Meta(max_length=200)]
+LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+Year = Annotated[int, msgspec.Meta(ge=1990, le=2200)]
+FundingYear = Annotated[int, msgspec.Meta(ge=1, le=3, description="year 1 to 3 of the subsidy")]
+Fen = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="amount in fen (1 yuan = 100 fen)")]
+Count = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+
+
+class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of request bodies: keyword-only, unknown fields refused."""
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+class CommandBody(Strict):
+    """Provenance every command records beside its facts (DOMAIN.md, "Lifecycle")."""
+
+    effective_date: date  # the date on the decision document (valid time)
+    document_number: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    comment: LongText = ""  # the reason, where a decision needs one
+    attachments: Annotated[tuple[Sha256Hex, ...], msgspec.Meta(max_length=50)] = ()
+
+
+class IndicatorsIn(Indicators, forbid_unknown_fields=True):
+    """The dossier's certification figures (`domain.indicators.Indicators`)."""
+
+    def to_domain(self) -> Indicators:
+        return Indicators(**msgspec.structs.asdict(self))
+
+
+class PlanTargetIn(PlanTarget, forbid_unknown_fields=True):
+    def to_domain(self) -> PlanTarget:
+        return PlanTarget(**msgspec.structs.asdict(self))
+
+
+class DossierIn(Strict):
+    name: ShortText
+    programme: Programme
+    county_code: RegionCode
+    leading_industry: ShortText
+    operating_unit: ShortText | None = None
+    indicators: IndicatorsIn = msgspec.field(default_factory=IndicatorsIn)
+    plan_targets: Annotated[tuple[PlanTargetIn, ...], msgspec.Meta(max_length=100)] = ()
+    negative_list_clear: bool = False
+
+    def to_domain(self) -> Dossier:
+        return Dossier(
+            name=self.name,
+            programme=self.programme,
+            county_code=self.county_code,
+            leading_industry=self.leading_industry,
+            operating_unit=self.operating_unit,
+            indicators=self.indicators.to_domain(),
+            plan_targets=tuple(t.to_domain() for t in self.plan_targets),
+            negative_list_clear=self.negative_list_clear,
+        )
+
+
+class ApplyBody(CommandBody):
+    dossier: DossierIn
+
+
+class RecommendBody(CommandBody):
+    onsite_verified: bool
+
+
+class DeclineBody(CommandBody):
+    """The reason goes in `comment`."""
+
+
+class ShortlistBody(CommandBody):
+    """The public notice starts on `effective_date`; its end comes from the rulebook."""
+
+
+class ObjectionBody(CommandBody):
+    subject: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^(certification|subsidy:[1-3])$",
+            description='"certification", or "subsidy:<funding year>" for a subsidy notice',
+        ),
+    ] = "certification"
+    summary: LongText
+
+
+class ResolveObjectionBody(CommandBody):
+    upheld: bool
+
+
+class CertifyBody(CommandBody):
+    """FJ: the province certifies; XM: the city records MIIT's certification."""
+
+
+class RejectBody(CommandBody):
+    """The reason goes in `comment`."""
+
+
+class AnnualFiguresIn(AnnualFigures, forbid_unknown_fields=True):
+    def to_domain(self) -> AnnualFigures:
+        return AnnualFigures(**msgspec.structs.asdict(self))
+
+
+class AnnualReportBody(CommandBody):
+    year: Year
+    figures: AnnualFiguresIn = msgspec.field(default_factory=AnnualFiguresIn)
+
+
+class ScoreBody(CommandBody):
+    year: Year
+    stage: ScoreStage
+    score: Decimal
+    failure_grounds: Annotated[tuple[Ground, ...], msgspec.Meta(max_length=5)] = ()
+    correction: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.score.is_finite():
+            raise ValueError("score must be a finite number")  # msgspec reports it as invalid
+
+
+class PlanLineIn(PlanLine, forbid_unknown_fields=True):
+    def to_domain(self) -> PlanLine:
+        return PlanLine(**msgspec.structs.asdict(self))
+
+
+class FundUsePlanBody(CommandBody):
+    funding_year: FundingYear
+    lines: Annotated[tuple[PlanLineIn, ...], msgspec.Meta(max_length=100)]
+
+
+class FundUsePlanReviewBody(CommandBody):
+    passed: bool
+
+
+class SubsidyApprovalBody(CommandBody):
+    funding_year: FundingYear
+    amount_fen: Fen
+
+
+class PaymentBody(CommandBody):
+    funding_year: FundingYear
+    amount_fen: Fen
+    voucher: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class MajorChangeBody(CommandBody):
+    kind: ChangeKind
+    new_value: ShortText
+
+
+class RenewalRequestBody(CommandBody):
+    pass
+
+
+class RenewalDecisionBody(CommandBody):
+    passed: bool
+    plan_targets_met: bool | None = None  # FJ Art. 14: required for FJ
+
+
+class RevocationBody(CommandBody):
+    ground: Ground
+    received_on: date  # when the applicant received the decision: the appeal period runs from it
+
+
+class AppealBody(CommandBody):
+    """The grounds of the appeal go in `comment`."""
+
+
+class AppealDecisionBody(CommandBody):
+    outcome: AppealOutcome
+
+
+class AuditFindingBody(CommandBody):
+    summary: LongText
+    amount_questioned_fen: Fen = 0
+
+
+class RectificationBody(CommandBody):
+    """The city or the district confirms; the level follows the caller's role."""
+
+
+class CommandResponse(msgspec.Struct, kw_only=True):
+    """What a command changed. `position` is where its last event landed in the log: pass it to
+    reads that take `min_position` to read your own write."""
+
+    cluster_id: UUID
+    version: int
+    position: int | None
+    events: tuple[str, ...]
+
+
+# ---- reads -------------------------------------------------------------------------------------
+
+
+class EventView(msgspec.Struct, kw_only=True):
+    """One recorded event: who, when recorded, the date it takes effect, and its facts."""
+
+    type: str  # e.g. "Certified"
+    version: int  # the case's version after this event
+    position: int | None  # notification id in the whole log
+    recorded_at: datetime  # transaction time (UTC)
+    effective_date: date  # valid time: the date on the decision
+    actor: Actor
+    document_number: str | None
+    comment: str
+    attachments: tuple[str, ...]
+    request_id: str | None
+    correlation_id: str | None
+    payload: dict[str, Any]
+
+
+class EventHistory(msgspec.Struct, kw_only=True):
+    cluster_id: UUID
+    version: int
+    events: list[EventView]
+
+
+# ---- eligibility -------------------------------------------------------------------------------
+
+
+class EligibilityRequest(Strict):
+    """Figures to pre-check, and which rulebook version to apply: `rulebook_version` by id, or
+    the version of `programme` in force on `on` (default: today)."""
+
+    indicators: IndicatorsIn
+    programme: Programme | None = None
+    rulebook_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
+    on: date | None = None
+
+
+# ---- calendar ----------------------------------------------------------------------------------
+
+
+class DayOverrideBody(Strict):
+    working: bool
+    note: ShortText = ""
+
+
+class DayOverrideView(msgspec.Struct, kw_only=True):
+    day: date
+    working: bool
+    note: str
+    entered_by: str
+    entered_at: datetime
+
+
+class CalendarYearView(msgspec.Struct, kw_only=True):
+    year: int
+    official: bool  # the year's schedule is known: deadlines in it are not provisional
+    declared_by_admin: bool
+    overrides: list[DayOverrideView]

@@ -1,0 +1,10 @@
+"""The audit trail an outside auditor can check without trusting the server.
+
+- `format`: the NDJSON export format (header, events, signed checkpoints, end line);
+- `signing`: Ed25519 checkpoints over (position, chain hash, time);
+- `checkpoints`: storing and creating checkpoints in PostgreSQL;
+- `checkpointer`: the API process signs due checkpoints in the background;
+- `export`: streaming the log out (CLI file, HTTP stream) in constant memory;
+- `verify`: offline verification of an export: chain, signatures, replay, summary;
+- `summary`: the status and funding figures rebuilt from the events.
+"""

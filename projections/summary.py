@@ -1,0 +1,80 @@
+"""Statistics for reporting screens, as a pure function of status and funding rows.
+
+`summarise` is what an offline verifier computes from rows it folded itself; the read API
+computes the same `Summary` with SQL over the view tables (`projections.queries.fetch_summary`).
+Both must agree to the fen.
+
+- Clusters are counted by status (as read on `on`: a lapsed certification is "expired"),
+  county, city and the year the case was applied for.
+- Funding is totalled by county, city and budget year (the year of the approval, or of the
+  plan while it is unapproved; see `FundingRow.budget_year`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+import msgspec
+
+from projections.folds import FundingRow, StatusRow, derived_status
+
+
+class StatusCount(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    city_code: str
+    county_code: str
+    year: int  # year of application
+    clusters: int
+
+
+class FundingTotal(msgspec.Struct, frozen=True, kw_only=True):
+    city_code: str
+    county_code: str
+    year: int  # budget year
+    entitled_fen: int  # where the rulebook can say (see FundingRow.entitled_fen)
+    approved_fen: int
+    paid_fen: int
+    remaining_fen: int
+
+
+class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    on: date
+    clusters: tuple[StatusCount, ...]  # ordered by status, county, year
+    funding: tuple[FundingTotal, ...]  # ordered by county, year
+
+
+def summarise(
+    status_rows: Iterable[StatusRow], funding_rows: Iterable[FundingRow], *, on: date
+) -> Summary:
+    counts: Counter[tuple[str, str, str, int]] = Counter(
+        (
+            derived_status(r.status, r.valid_until, r.renewal_pending, on),
+            r.city_code,
+            r.county_code,
+            r.applied_on.year,
+        )
+        for r in status_rows
+    )
+    sums: defaultdict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in funding_rows:
+        total = sums[(row.city_code, row.county_code, row.budget_year)]
+        total[0] += row.entitled_fen or 0
+        total[1] += row.approved_fen
+        total[2] += row.paid_fen
+        total[3] += row.remaining_fen
+    clusters = tuple(
+        StatusCount(status=s, city_code=city, county_code=county, year=year, clusters=n)
+        for (s, city, county, year), n in sorted(
+            counts.items(), key=lambda item: (item[0][0], item[0][2], item[0][3])
+        )
+    )
+    funding = tuple(
+        FundingTotal(
+            city_code=city, county_code=county, year=year, entitled_fen=v[0],
+            approved_fen=v[1], paid_fen=v[2], remaining_fen=v[3],
+        )
+        for (city, county, year), v in sorted(sums.items(), key=lambda i: (i[0][1], i[0][2]))
+    )
+    return Summary(on=on, clusters=clusters, funding=funding)
