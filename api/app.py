@@ -14,9 +14,11 @@ from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
+from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.runtime import Runtime
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, database
@@ -28,6 +30,8 @@ from infra.settings import Settings
 ROUTE_MODULES = (
     "api.routes.health",
     "api.routes.clusters",
+    "api.routes.commands_review", "api.routes.commands_monitoring", "api.routes.commands_funding",
+    "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
 )
 
 # Each module exposes `async def start(runtime, stack: contextlib.AsyncExitStack) -> None`, run in
@@ -73,6 +77,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
         config.state["token_verifier"] = verifier
         return config
 
+    configure_logging(json=settings.log_json)
     handlers: list[Any] = []
     for module_name in ROUTE_MODULES:
         handlers.extend(importlib.import_module(module_name).ROUTES)
@@ -82,14 +87,31 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
         on_app_init=[on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS])
+            RequestContextMiddleware,  # outermost: request ids exist before anything can fail
+            DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS]),
         ],
+        before_send=[log_request],  # one structlog line per response, errors included
         openapi_config=OpenAPIConfig(
             title="Cluster Ledger API",
             version="0.1.0",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            description=(
+                "Event-sourced case management for SME characteristic industrial clusters. "
+                "Send `Authorization: Bearer <JWT>` (`cluster-ledger token`). Commands on an "
+                "existing case need `If-Match: \"<version>\"`; every POST accepts an "
+                "`Idempotency-Key`. Errors are RFC 9457 problem details with a stable `code`."
+            ),
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", bearer_format="JWT (EdDSA)"
+                    )
+                }
+            ),
+            security=[{"BearerToken": []}],
         ),
+        # Over the limit -> 413 problem (Content-Length checked up front, chunked bodies as read).
         request_max_body_size=settings.max_request_bytes,
         debug=False,
     )

@@ -22,6 +22,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError, ErrorKind
 
@@ -176,11 +177,13 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 def unexpected_error_handler(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
-    structlog.get_logger("api").exception("unhandled_error", path=request.url.path)
+    structlog.get_logger("api").error(
+        "unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc
+    )
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -23,6 +23,7 @@ from typing import Any, cast
 import msgspec
 import structlog
 from litestar import Request
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.actors import Actor
@@ -99,7 +100,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             context = _new_context(scope, time.perf_counter())
             _state(scope)[CONTEXT_KEY] = context
             structlog.contextvars.clear_contextvars()
@@ -111,7 +112,7 @@ class RequestContextMiddleware:
 
 async def log_request(message: Message, scope: Scope) -> None:
     """`before_send` hook: echo the ids and log the request when its response starts."""
-    if scope["type"] != "http" or message["type"] != "http.response.start":
+    if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
         return
     context = context_of_scope(scope)
     headers = list(message.get("headers") or [])

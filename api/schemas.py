@@ -42,7 +42,8 @@ Sha256Hex = Annotated[
     ),
 ]
 RegionCode = Annotated[
-    str, msgspec.Meta(pattern=r"^\d{6}$", description="GB/T 2260 six-digit code", examples=["350203"])
+    str,
+    msgspec.Meta(pattern=r"^\d{6}$", description="GB/T 2260 six-digit code", examples=["350203"]),
 ]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 LongText = Annotated[str, msgspec.Meta(max_length=4000)]
@@ -59,7 +60,7 @@ class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 # ---- commands --------------------------------------------------------------------------------
 
 
-class CommandBody(Strict):
+class CommandBody(Strict, kw_only=True):
     """Provenance every command records beside its facts (DOMAIN.md, "Lifecycle")."""
 
     effective_date: date  # the date on the decision document (valid time)
@@ -68,19 +69,19 @@ class CommandBody(Strict):
     attachments: Annotated[tuple[Sha256Hex, ...], msgspec.Meta(max_length=50)] = ()
 
 
-class IndicatorsIn(Indicators, forbid_unknown_fields=True):
+class IndicatorsIn(Indicators, frozen=True, forbid_unknown_fields=True):
     """The dossier's certification figures (`domain.indicators.Indicators`)."""
 
     def to_domain(self) -> Indicators:
         return Indicators(**msgspec.structs.asdict(self))
 
 
-class PlanTargetIn(PlanTarget, forbid_unknown_fields=True):
+class PlanTargetIn(PlanTarget, frozen=True, forbid_unknown_fields=True):
     def to_domain(self) -> PlanTarget:
         return PlanTarget(**msgspec.structs.asdict(self))
 
 
-class DossierIn(Strict):
+class DossierIn(Strict, kw_only=True):
     name: ShortText
     programme: Programme
     county_code: RegionCode
@@ -103,23 +104,23 @@ class DossierIn(Strict):
         )
 
 
-class ApplyBody(CommandBody):
+class ApplyBody(CommandBody, kw_only=True):
     dossier: DossierIn
 
 
-class RecommendBody(CommandBody):
+class RecommendBody(CommandBody, kw_only=True):
     onsite_verified: bool
 
 
-class DeclineBody(CommandBody):
+class DeclineBody(CommandBody, kw_only=True):
     """The reason goes in `comment`."""
 
 
-class ShortlistBody(CommandBody):
+class ShortlistBody(CommandBody, kw_only=True):
     """The public notice starts on `effective_date`; its end comes from the rulebook."""
 
 
-class ObjectionBody(CommandBody):
+class ObjectionBody(CommandBody, kw_only=True):
     subject: Annotated[
         str,
         msgspec.Meta(
@@ -130,29 +131,29 @@ class ObjectionBody(CommandBody):
     summary: LongText
 
 
-class ResolveObjectionBody(CommandBody):
+class ResolveObjectionBody(CommandBody, kw_only=True):
     upheld: bool
 
 
-class CertifyBody(CommandBody):
+class CertifyBody(CommandBody, kw_only=True):
     """FJ: the province certifies; XM: the city records MIIT's certification."""
 
 
-class RejectBody(CommandBody):
+class RejectBody(CommandBody, kw_only=True):
     """The reason goes in `comment`."""
 
 
-class AnnualFiguresIn(AnnualFigures, forbid_unknown_fields=True):
+class AnnualFiguresIn(AnnualFigures, frozen=True, forbid_unknown_fields=True):
     def to_domain(self) -> AnnualFigures:
         return AnnualFigures(**msgspec.structs.asdict(self))
 
 
-class AnnualReportBody(CommandBody):
+class AnnualReportBody(CommandBody, kw_only=True):
     year: Year
     figures: AnnualFiguresIn = msgspec.field(default_factory=AnnualFiguresIn)
 
 
-class ScoreBody(CommandBody):
+class ScoreBody(CommandBody, kw_only=True):
     year: Year
     stage: ScoreStage
     score: Decimal
@@ -164,64 +165,64 @@ class ScoreBody(CommandBody):
             raise ValueError("score must be a finite number")  # msgspec reports it as invalid
 
 
-class PlanLineIn(PlanLine, forbid_unknown_fields=True):
+class PlanLineIn(PlanLine, frozen=True, forbid_unknown_fields=True):
     def to_domain(self) -> PlanLine:
         return PlanLine(**msgspec.structs.asdict(self))
 
 
-class FundUsePlanBody(CommandBody):
+class FundUsePlanBody(CommandBody, kw_only=True):
     funding_year: FundingYear
     lines: Annotated[tuple[PlanLineIn, ...], msgspec.Meta(max_length=100)]
 
 
-class FundUsePlanReviewBody(CommandBody):
+class FundUsePlanReviewBody(CommandBody, kw_only=True):
     passed: bool
 
 
-class SubsidyApprovalBody(CommandBody):
+class SubsidyApprovalBody(CommandBody, kw_only=True):
     funding_year: FundingYear
     amount_fen: Fen
 
 
-class PaymentBody(CommandBody):
+class PaymentBody(CommandBody, kw_only=True):
     funding_year: FundingYear
     amount_fen: Fen
     voucher: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class MajorChangeBody(CommandBody):
+class MajorChangeBody(CommandBody, kw_only=True):
     kind: ChangeKind
     new_value: ShortText
 
 
-class RenewalRequestBody(CommandBody):
+class RenewalRequestBody(CommandBody, kw_only=True):
     pass
 
 
-class RenewalDecisionBody(CommandBody):
+class RenewalDecisionBody(CommandBody, kw_only=True):
     passed: bool
     plan_targets_met: bool | None = None  # FJ Art. 14: required for FJ
 
 
-class RevocationBody(CommandBody):
+class RevocationBody(CommandBody, kw_only=True):
     ground: Ground
     received_on: date  # when the applicant received the decision: the appeal period runs from it
 
 
-class AppealBody(CommandBody):
+class AppealBody(CommandBody, kw_only=True):
     """The grounds of the appeal go in `comment`."""
 
 
-class AppealDecisionBody(CommandBody):
+class AppealDecisionBody(CommandBody, kw_only=True):
     outcome: AppealOutcome
 
 
-class AuditFindingBody(CommandBody):
+class AuditFindingBody(CommandBody, kw_only=True):
     summary: LongText
     amount_questioned_fen: Fen = 0
 
 
-class RectificationBody(CommandBody):
+class RectificationBody(CommandBody, kw_only=True):
     """The city or the district confirms; the level follows the caller's role."""
 
 
@@ -264,7 +265,7 @@ class EventHistory(msgspec.Struct, kw_only=True):
 # ---- eligibility -------------------------------------------------------------------------------
 
 
-class EligibilityRequest(Strict):
+class EligibilityRequest(Strict, kw_only=True):
     """Figures to pre-check, and which rulebook version to apply: `rulebook_version` by id, or
     the version of `programme` in force on `on` (default: today)."""
 
@@ -277,7 +278,7 @@ class EligibilityRequest(Strict):
 # ---- calendar ----------------------------------------------------------------------------------
 
 
-class DayOverrideBody(Strict):
+class DayOverrideBody(Strict, kw_only=True):
     working: bool
     note: ShortText = ""
 

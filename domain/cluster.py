@@ -292,6 +292,10 @@ class Cluster(Aggregate):
     # ---- province review and public notice (FJ Art. 13) ---------------------------------------
 
     def shortlist(self, meta: EventMeta, notice: Notice, rulebook_version: str) -> None:
+        if self.case.dossier.programme != "FJ":
+            raise RuleViolation(
+                "not_in_programme", "only the FJ programme has a province shortlist and notice"
+            )
         self._check_status(Status.RECOMMENDED, "shortlist")
         self._check_not_before_last(meta)
         if notice.ends_on < notice.starts_on:
@@ -352,6 +356,7 @@ class Cluster(Aggregate):
         XM: the city records MIIT's certification with its document number (Art. 7–8)."""
         programme = self.case.dossier.programme
         self._check_document_number(meta)
+        self._check_not_before_last(meta)
         self._check_four_eyes(meta, self.case.recommended_by, "recommended")
         if programme == "FJ":
             self._check_status(Status.UNDER_NOTICE, "certify")
@@ -361,8 +366,15 @@ class Cluster(Aggregate):
             body = "province"
         else:
             self._check_status(Status.RECOMMENDED, "record MIIT's certification")
+            recommended_on = self.case.recommended_on
+            if recommended_on is not None and meta.effective_date < recommended_on:
+                raise InvalidInput(
+                    "effective_date_before_recommendation",
+                    f"MIIT certifies after the city's recommendation of "
+                    f"{recommended_on.isoformat()}",
+                    field="effective_date",
+                )
             body = "MIIT"
-        self._check_not_before_last(meta)
         valid_until = add_years(meta.effective_date, validity_years)
         self._certified(
             meta=meta, certifying_body=body, valid_until=valid_until,
@@ -457,6 +469,21 @@ class Cluster(Aggregate):
             raise InvalidInput(
                 "score_out_of_range", f"a score lies between {low} and {high}; got {score}",
                 field="score", score=str(score),
+            )
+        certified_on = self.case.certified_on
+        assert certified_on is not None  # noqa: S101 - CERTIFIED always has a date
+        if year < certified_on.year:
+            raise RuleViolation(
+                "assessment_before_certification",
+                f"the cluster was certified on {certified_on.isoformat()}; {year} is not assessed",
+                year=year,
+            )
+        if year >= meta.effective_date.year:
+            raise RuleViolation(
+                "assessment_year_not_over",
+                f"XM Art. 9-10: the assessment covers a past year; {year} is not over on "
+                f"{meta.effective_date.isoformat()}",
+                year=year,
             )
         if score.as_tuple().exponent < -2:  # type: ignore[operator]
             raise InvalidInput(

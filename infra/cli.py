@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "infra.commands.core",  # migrate, serve, demo, token, calendar
+    "infra.commands.audit",  # export, verify, checkpoint
 )
 
 

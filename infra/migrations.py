@@ -53,6 +53,109 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        200,
+        "signed audit checkpoints",
+        """
+        CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            position bigint PRIMARY KEY,
+            hash bytea NOT NULL CHECK (length(hash) = 32),
+            created_at timestamptz NOT NULL,
+            signature bytea NOT NULL CHECK (length(signature) = 64),
+            key_fingerprint text NOT NULL
+        );
+        """,
+    ),
+    (100, "projection: status board", """
+        CREATE TABLE IF NOT EXISTS proj_status (
+            cluster_id uuid PRIMARY KEY,
+            name text NOT NULL,
+            programme text NOT NULL,
+            province_code text NOT NULL,
+            city_code text NOT NULL,
+            county_code text NOT NULL,
+            leading_industry text NOT NULL,
+            operating_unit text,
+            status text NOT NULL,
+            applied_on date NOT NULL,
+            certified_on date,
+            valid_until date,
+            renewal_pending boolean NOT NULL,
+            last_report_year integer,
+            last_final_score numeric,
+            next_due_on date,
+            next_due_kind text,
+            version integer NOT NULL,
+            position bigint NOT NULL,
+            digest jsonb NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS proj_status_county_idx ON proj_status (county_code);
+        CREATE INDEX IF NOT EXISTS proj_status_name_idx ON proj_status (name, cluster_id);
+        CREATE INDEX IF NOT EXISTS proj_status_due_idx ON proj_status (next_due_on, cluster_id);
+        CREATE TABLE IF NOT EXISTS proj_status_tracking (
+            application_name text PRIMARY KEY, notification_id bigint
+        );
+        INSERT INTO proj_status_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
+        """),
+    (101, "projection: funding ledger", """
+        CREATE TABLE IF NOT EXISTS proj_funding (
+            cluster_id uuid NOT NULL,
+            funding_year integer NOT NULL,
+            name text NOT NULL,
+            programme text NOT NULL,
+            city_code text NOT NULL,
+            county_code text NOT NULL,
+            budget_year integer NOT NULL,
+            plan_submitted_on date NOT NULL,
+            requested_fen bigint NOT NULL,
+            district_passed boolean,
+            entitled_fen bigint,
+            entitlement_fixed boolean NOT NULL,
+            approved_fen bigint NOT NULL,
+            approved_on date,
+            notice_ends_on date,
+            notice_provisional boolean NOT NULL,
+            paid_fen bigint NOT NULL,
+            remaining_fen bigint NOT NULL,
+            payments jsonb NOT NULL,
+            rulebook_version text,
+            position bigint NOT NULL,
+            PRIMARY KEY (cluster_id, funding_year)
+        );
+        CREATE INDEX IF NOT EXISTS proj_funding_county_idx
+            ON proj_funding (county_code, cluster_id, funding_year);
+        CREATE TABLE IF NOT EXISTS proj_funding_cases (
+            cluster_id uuid PRIMARY KEY, digest jsonb NOT NULL, position bigint NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS proj_funding_tracking (
+            application_name text PRIMARY KEY, notification_id bigint
+        );
+        INSERT INTO proj_funding_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
+        """),
+    (102, "projection: deadlines", """
+        CREATE TABLE IF NOT EXISTS proj_deadlines (
+            cluster_id uuid NOT NULL,
+            kind text NOT NULL,
+            subject text NOT NULL,
+            name text NOT NULL,
+            programme text NOT NULL,
+            city_code text NOT NULL,
+            county_code text NOT NULL,
+            due_on date NOT NULL,
+            provisional boolean NOT NULL,
+            position bigint NOT NULL,
+            PRIMARY KEY (cluster_id, kind, subject)
+        );
+        CREATE INDEX IF NOT EXISTS proj_deadlines_due_idx
+            ON proj_deadlines (due_on, cluster_id, kind, subject);
+        CREATE TABLE IF NOT EXISTS proj_deadlines_cases (
+            cluster_id uuid PRIMARY KEY, digest jsonb NOT NULL, position bigint NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS proj_deadlines_tracking (
+            application_name text PRIMARY KEY, notification_id bigint
+        );
+        INSERT INTO proj_deadlines_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
+        """),
 )
 
 

@@ -45,7 +45,7 @@ class Rules:
     regions: Regions
 
 
-class UnhandledEvent(Exception):  # noqa: N818 - the name says what happened
+class UnhandledEvent(Exception):
     """The fold met an event it cannot handle, or an event that makes no sense in its order."""
 
 
@@ -632,12 +632,12 @@ def deadline_rows(digest: ClusterDigest, rules: Rules) -> list[DeadlineRow]:
             )
         if digest.valid_until is not None and not digest.renewal_pending:
             due.append((DeadlineKind.RENEWAL, "", digest.valid_until, False))
-        for funding in digest.funding:
-            if funding.notice_ends_on is not None and funding.paid_fen < funding.approved_fen:
-                due.append(
-                    (DeadlineKind.SUBSIDY_NOTICE, f"subsidy:{funding.funding_year}",
-                     funding.notice_ends_on, funding.notice_provisional)
-                )
+        due.extend(
+            (DeadlineKind.SUBSIDY_NOTICE, f"subsidy:{funding.funding_year}",
+             funding.notice_ends_on, funding.notice_provisional)
+            for funding in digest.funding
+            if funding.notice_ends_on is not None and funding.paid_fen < funding.approved_fen
+        )
     revocation, appeal = digest.revocation, digest.appeal
     if status == Status.REVOKED and revocation is not None:
         if appeal is None and revocation.appeal_deadline is not None:

@@ -1,16 +1,43 @@
-"""Cluster cases: read one case (commands join in the API issue)."""
+"""Cluster cases: open one (apply), read one, read its history.
+
+Reads load the aggregate in a worker thread and are authorised like every read: the case must
+lie in the caller's jurisdiction (`domain.permissions.check_may_read`).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, JSONBody
 
+from api.errors import READ_ERRORS
+from api.routes.commands import (
+    CLUSTER_PATH,
+    ActorRequest,
+    Preconditions,
+    command_route,
+    run_command,
+)
 from api.runtime import runtime_of
-from domain.actors import Actor
+from api.schemas import ApplyBody, CommandResponse, EventHistory, EventView
+from domain.actors import Actor, EventMeta
 from domain.case import CaseState
+from domain.errors import InvalidInput
+from domain.permissions import Command
+from domain.regions import Regions
+from infra.application import ClusterLedger
+
+EVENTS_TABLE = "clusterledger_events"
+# Envelope attributes of an eventsourcing event: shown as version/recorded_at, not as payload.
+_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+_ETAG_HEADER = [
+    ResponseHeader(name="ETag", description="The case's version", documentation_only=True)
+]
 
 
 class ClusterView(msgspec.Struct, kw_only=True):
@@ -21,20 +48,102 @@ class ClusterView(msgspec.Struct, kw_only=True):
 
 
 @get(
-    "/api/clusters/{cluster_id:uuid}",
+    CLUSTER_PATH,
     operation_id="getCluster",
     tags=["clusters"],
     summary="Current state of one cluster case",
+    responses=READ_ERRORS,
+    response_headers=_ETAG_HEADER,
 )
-async def get_cluster(request: Request[Actor, Any, Any], cluster_id: UUID) -> Response[ClusterView]:
+async def get_cluster(request: ActorRequest, cluster_id: FromPath[UUID]) -> Response[ClusterView]:
     """The case as it stands now; the ETag carries its version for If-Match."""
     runtime = runtime_of(request)
     case, version = await runtime.call(runtime.ledger.read_case, cluster_id, request.user)
-    from datetime import UTC, datetime
-
     today = datetime.now(UTC).date()
     view = ClusterView(id=cluster_id, version=version, status=case.status_on(today), case=case)
     return Response(view, headers={"ETag": f'"{version}"'})
 
 
-ROUTES = [get_cluster]
+def _check_county(regions: Regions, county_code: str) -> None:
+    """A county-level division of the region table; names the field, unlike the ledger's check."""
+    if not any(r.code == county_code and r.level == "county" for r in regions):
+        raise InvalidInput(
+            "unknown_region",
+            f"{county_code!r} is not a known county-level division (GB/T 2260)",
+            field="dossier.county_code",
+            region=county_code,
+        )
+
+
+@post(
+    "/api/clusters",
+    **command_route(Command.APPLY, "applyForCertification", "Apply: open a case", creates=True),
+)
+async def apply_for_certification(
+    request: ActorRequest, data: JSONBody[ApplyBody], preconditions: Preconditions
+) -> Response[CommandResponse]:
+    """The county/district applies (FJ Art. 11; XM Art. 5–6) with the dossier: name, county,
+    leading industry, operating unit (XM), programme, certification figures, the 3-year plan's
+    targets (FJ) and the negative-list declaration. Returns 201 with the new case's Location;
+    no If-Match (there is no case yet)."""
+    _check_county(runtime_of(request).ledger.services.regions, data.dossier.county_code)
+    return await run_command(
+        request, preconditions, data, ClusterLedger.apply_for_certification, None,
+        dossier=data.dossier.to_domain(),
+    )
+
+
+def _event_view(event: Any, position: int | None) -> EventView:
+    state = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    meta: EventMeta = state.pop("meta")
+    return EventView(
+        type=type(event).__name__,
+        version=event.originator_version,
+        position=position,
+        recorded_at=event.timestamp,
+        effective_date=meta.effective_date,
+        actor=meta.actor,
+        document_number=meta.document_number,
+        comment=meta.comment,
+        attachments=meta.attachments,
+        request_id=meta.request_id,
+        correlation_id=meta.correlation_id,
+        payload=msgspec.to_builtins(state),
+    )
+
+
+def _history(ledger: ClusterLedger, cluster_id: UUID, actor: Actor) -> list[Any]:
+    ledger.read_case(cluster_id, actor)  # 404 if unknown, 403 outside the jurisdiction
+    return list(ledger.events.get(cluster_id))
+
+
+@get(
+    f"{CLUSTER_PATH}/events",
+    operation_id="getClusterEvents",
+    tags=["clusters"],
+    summary="History of one cluster case",
+    responses=READ_ERRORS,
+    response_headers=_ETAG_HEADER,
+)
+async def get_cluster_events(
+    request: ActorRequest, cluster_id: FromPath[UUID]
+) -> Response[EventHistory]:
+    """Every event of the case in order: its type, the case version after it, its position in
+    the log, who recorded it and when (transaction time), the date it takes effect (valid time),
+    the document number, comment, attachment hashes, request/correlation ids and its facts."""
+    runtime = runtime_of(request)
+    events = await runtime.call(_history, runtime.ledger, cluster_id, request.user)
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT originator_version, notification_id FROM {EVENTS_TABLE}"  # noqa: S608
+            " WHERE originator_id = $1",
+            cluster_id,
+        )
+    positions = {row["originator_version"]: row["notification_id"] for row in rows}
+    views = [_event_view(e, positions.get(e.originator_version)) for e in events]
+    version = views[-1].version if views else 0
+    history = EventHistory(cluster_id=cluster_id, version=version, events=views)
+    return Response(history, headers={"ETag": f'"{version}"'})
+
+
+ROUTES = [get_cluster, apply_for_certification, get_cluster_events]

@@ -21,7 +21,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import ResponseHeader
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import HeaderParameter
 
@@ -49,6 +49,9 @@ class CommandHeaders(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None
 
 
+Preconditions = NamedDependency[CommandHeaders]  # a handler's `preconditions` parameter
+
+
 async def command_headers(
     if_match: Annotated[
         str | None,
@@ -72,7 +75,9 @@ async def command_headers(
 
 
 _RESPONSE_HEADERS = [
-    ResponseHeader(name="ETag", description="The case's version after the command", documentation_only=True),
+    ResponseHeader(
+        name="ETag", description="The case's version after the command", documentation_only=True
+    ),
     ResponseHeader(
         name=REPLAYED_HEADER,
         description='"true" when the response is the stored answer to an earlier request with '
@@ -126,7 +131,7 @@ def expected_version(if_match: str | None) -> int:
 
 
 async def ensure_strict(request: ActorRequest, body_type: type[msgspec.Struct]) -> None:
-    """Litestar decodes bodies leniently ("1" passes for 1); refuse what strict JSON types refuse."""
+    """Litestar decodes bodies leniently ("1" passes for 1); refuse what strict typing refuses."""
     try:
         msgspec.json.decode(await request.body(), type=body_type, strict=True)
     except msgspec.ValidationError as exc:
@@ -167,14 +172,14 @@ async def run_command(
         request_id=context.request_id,
         correlation_id=context.correlation_id,
     )
-    gate = Gate.open(headers.idempotency_key, actor.user_id, request.method, request.url.path, data)
+    gate = Gate.open(
+        headers.idempotency_key, actor.user_id, request.method, request.url.path, data
+    )
 
     async def run(record: IdempotencyRecord | None) -> CommandResult:
         if cluster_id is None:
             return await runtime.call(verb, runtime.ledger, meta, idempotency=record, **facts)
-        return await runtime.call(
-            verb, runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts
-        )
+        return verb(runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts)
 
     outcome = await execute_once(runtime.pool, gate, 201 if cluster_id is None else 200, run)
     body = msgspec.convert(outcome.body, CommandResponse)

@@ -14,6 +14,7 @@ The signature covers (position, chain hash, created_at): see `infra.audit.signin
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,17 +25,6 @@ from infra.keys import dev_key_pair
 from infra.settings import Settings
 
 CHECKPOINT_LOCK = 72710200  # pg_advisory_xact_lock key: one checkpoint writer at a time
-
-MIGRATION_SQL = """
-CREATE TABLE IF NOT EXISTS audit_checkpoints (
-    position bigint PRIMARY KEY,
-    hash bytea NOT NULL CHECK (length(hash) = 32),
-    created_at timestamptz NOT NULL,
-    signature bytea NOT NULL CHECK (length(signature) = 64),
-    key_fingerprint text NOT NULL
-);
-"""
-
 
 def signer_for(settings: Settings) -> CheckpointSigner:
     """The configured checkpoint key; in development, a key generated under data_dir/keys."""
@@ -58,8 +48,6 @@ def _store(cur: Cursor[Any], checkpoint: Checkpoint, signature: bytes) -> None:
 def _sign_and_store(
     cur: Cursor[Any], signer: CheckpointSigner, position: int, chain_hash: bytes
 ) -> Checkpoint:
-    import base64
-
     checkpoint = signer.sign(position, chain_hash, datetime.now(UTC))
     _store(cur, checkpoint, base64.b64decode(checkpoint.signature))
     return checkpoint
@@ -104,8 +92,6 @@ def create_due_checkpoints(
 
 
 def list_checkpoints(cur: Cursor[Any], after: int = 0, limit: int = 1000) -> list[Checkpoint]:
-    import base64
-
     rows = cur.execute(
         "SELECT position, hash, created_at, signature, key_fingerprint FROM audit_checkpoints"
         " WHERE position > %s ORDER BY position LIMIT %s",

@@ -94,21 +94,25 @@ def _apg(sql: str) -> str:
 # ---- line making (pure) ------------------------------------------------------------------------
 
 
+def _null() -> msgspec.Raw:
+    return msgspec.Raw(b"null")
+
+
 class _Meta(msgspec.Struct):
-    effective_date: msgspec.Raw | None = None
-    actor: msgspec.Raw | None = None
-    document_number: msgspec.Raw | None = None
+    effective_date: msgspec.Raw = msgspec.field(default_factory=_null)
+    actor: msgspec.Raw = msgspec.field(default_factory=_null)
+    document_number: msgspec.Raw = msgspec.field(default_factory=_null)
 
 
 class _Envelope(msgspec.Struct):
     """The parts of a stored state the line repeats; the rest is skipped (and validated)."""
 
-    timestamp: msgspec.Raw | None = None
+    timestamp: msgspec.Raw = msgspec.field(default_factory=_null)
     meta: _Meta | None = None
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_NULL = msgspec.Raw(b"null")
+_NULL = _null()
 
 
 class _EventOut(
@@ -152,10 +156,10 @@ def event_line(
         version=version,
         type=_event_type(topic),
         topic=topic,
-        recorded_at=(envelope.timestamp if envelope else None) or _NULL,
-        effective_date=(meta.effective_date if meta else None) or _NULL,
-        actor=(meta.actor if meta else None) or _NULL,
-        document_number=(meta.document_number if meta else None) or _NULL,
+        recorded_at=envelope.timestamp if envelope is not None else _NULL,
+        effective_date=meta.effective_date if meta is not None else _NULL,
+        actor=meta.actor if meta is not None else _NULL,
+        document_number=meta.document_number if meta is not None else _NULL,
         hash=chain_hash.hex() if chain_hash is not None else None,
         payload=msgspec.Raw(state) if envelope is not None else None,
         payload_b64=None if envelope is not None else base64.b64encode(state).decode("ascii"),

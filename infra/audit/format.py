@@ -59,7 +59,7 @@ class EventLine(msgspec.Struct, frozen=True, kw_only=True, tag="event", tag_fiel
     actor: Actor | None = None
     document_number: str | None = None
     hash: str | None = None  # chain entry hash, hex; None: the event has no chain entry
-    payload: msgspec.Raw | None = None
+    payload: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty: see payload_b64
     payload_b64: str | None = None
 
 

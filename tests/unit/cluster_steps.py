@@ -147,8 +147,12 @@ def fj_city(on: date, **kw: str) -> EventMeta:
     return meta("city", QUANZHOU, on, **kw)
 
 
-def province(on: date, user_id: str = PROVINCE_CERTIFIER, **kw: str) -> EventMeta:
-    return meta("province", FJ_PROVINCE, on, user_id=user_id, **kw)
+def province(
+    on: date, user_id: str = PROVINCE_CERTIFIER, *, document_number: str | None = None,
+    comment: str = "",
+) -> EventMeta:
+    return meta("province", FJ_PROVINCE, on, user_id=user_id, document_number=document_number,
+                comment=comment)
 
 
 def xm_district(on: date, **kw: str) -> EventMeta:

@@ -51,7 +51,9 @@ def shortlist(cluster: Cluster, notice: Notice | None = None, on: date = FJ_SHOR
     )
 
 
-def certify(cluster: Cluster, on: date = FJ_CERTIFIED_ON, user_id: str = PROVINCE_CERTIFIER) -> None:
+def certify(
+    cluster: Cluster, on: date = FJ_CERTIFIED_ON, user_id: str = PROVINCE_CERTIFIER
+) -> None:
     rules = fj_rules()
     cluster.certify(certify_meta(on, user_id), rules.validity_years, rules.id)
 
@@ -79,7 +81,7 @@ def resolve(cluster: Cluster, number: int, *, upheld: bool, comment: str = "经�
 
 
 def test_notice_of_the_fixture_runs_five_working_days_counting_publication_day() -> None:
-    assert NOTICE_ENDS == date(2023, 5, 9)
+    assert date(2023, 5, 9) == NOTICE_ENDS
 
 
 def test_shortlist_puts_the_case_under_public_notice() -> None:
@@ -457,3 +459,9 @@ def test_certify_refuses_a_rejected_case() -> None:
     cluster = fj_under_notice()
     cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"))
     refused(cluster, WrongState, "wrong_state", lambda: certify(cluster))
+
+
+def test_certify_xm_refuses_a_date_before_the_recommendation() -> None:
+    cluster = xm_recommended()  # recommended 2024-12-16
+    refused(cluster, InvalidInput, "effective_date_before_recommendation",
+            lambda: certify_xm(cluster, on=date(2024, 12, 10)))

@@ -18,7 +18,6 @@ from tests.unit.cluster_steps import (
     PROVINCE_REVOKER,
     REVOCATION_RECEIVED_ON,
     REVOKED_ON,
-    XM_VALID_UNTIL,
     appeal,
     appeal_decision_meta,
     appeal_meta,
@@ -34,7 +33,6 @@ from tests.unit.cluster_steps import (
     period_end,
     province,
     refused,
-    renewal_decision_meta,
     request_renewal,
     revoke,
     xm_certified,
@@ -92,7 +90,9 @@ def decide_appeal(
 
 def test_major_change_of_leading_industry_updates_the_dossier() -> None:
     cluster = fj_certified()
-    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.LEADING_INDUSTRY, "鞋服新材料")
+    cluster.report_major_change(
+        fj_county(date(2024, 6, 1)), ChangeKind.LEADING_INDUSTRY, "鞋服新材料"
+    )
     assert cluster.case.dossier.leading_industry == "鞋服新材料"
     assert [c.kind for c in cluster.case.changes] == [ChangeKind.LEADING_INDUSTRY]
 
@@ -129,7 +129,9 @@ def test_major_change_of_xm_operating_unit_with_a_reason_updates_the_dossier() -
 
 def test_major_change_of_fj_operating_body_needs_no_reason() -> None:
     cluster = fj_certified()
-    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.OPERATING_UNIT, "集群管委会")
+    cluster.report_major_change(
+        fj_county(date(2024, 6, 1)), ChangeKind.OPERATING_UNIT, "集群管委会"
+    )
     assert cluster.case.dossier.operating_unit == "集群管委会"
 
 
@@ -235,8 +237,7 @@ def test_decide_renewal_of_xm_needs_no_finding_on_plan_targets() -> None:
         passed=True, plan_targets_met=None, validity_years=rules.validity_years,
         rulebook_version=rules.id,
     )
-    assert cluster.case.valid_until == date(2031, 1, 20)
-    assert XM_VALID_UNTIL == date(2028, 1, 20)
+    assert cluster.case.valid_until == date(2031, 1, 20)  # from XM_VALID_UNTIL 2028-01-20
 
 
 def test_decide_renewal_failed_refuses_without_a_reason() -> None:
@@ -515,3 +516,13 @@ def test_revoking_again_after_an_overturned_appeal_opens_a_new_appeal_window() -
     assert cluster.case.appeal is None
     cluster.appeal(appeal_meta(date(2026, 1, 7)), date(2026, 2, 20), False, fj_rules().id)
     assert cluster.case.appeal is not None
+
+
+def test_decide_renewal_accepts_a_pending_review_once_the_revocation_is_overturned() -> None:
+    cluster = renewal_pending()
+    revoke_with(cluster, on=date(2026, 4, 20), received_on=date(2026, 4, 21),
+                appeal_deadline=date(2026, 5, 15))
+    appeal(cluster, date(2026, 4, 22))
+    decide_appeal(cluster, AppealOutcome.OVERTURNED, on=date(2026, 5, 6))
+    decide_renewal(cluster, passed=True)
+    assert cluster.case.valid_until == RENEWED_UNTIL

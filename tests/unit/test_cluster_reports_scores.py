@@ -110,7 +110,8 @@ def test_annual_report_refuses_a_case_not_yet_certified() -> None:
 
 def test_annual_report_refuses_a_revoked_case() -> None:
     cluster = fj_revoked()
-    refused(cluster, WrongState, "wrong_state", lambda: file_report(cluster, 2025, date(2026, 3, 1)))
+    refused(cluster, WrongState, "wrong_state",
+            lambda: file_report(cluster, 2025, date(2026, 3, 1)))
 
 
 # ---- scores: who scores, in which order ----------------------------------------------------
@@ -298,25 +299,12 @@ def test_correction_of_a_final_score_refuses_when_only_the_initial_exists() -> N
 # ---- the assessed year ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cluster.score accepts any year: XM Art. 9-10 assess certified clusters each year "
-    "for the previous year, so a year before certification must be refused (else it becomes "
-    "'assessment 1' and decides the year-2 subsidy). Proposed code: "
-    "assessment_before_certification.",
-)
 def test_score_refuses_a_year_before_certification() -> None:
     cluster = xm_certified()  # certified 2025-01-20
     refused(cluster, RuleViolation, "assessment_before_certification",
             lambda: score(cluster, 2024, INITIAL, "80", on=date(2025, 2, 10)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cluster.score accepts a year that is not over: the Q1 assessment (XM Art. 9-10) "
-    "covers the previous year, as file_annual_report already enforces. Proposed code: "
-    "assessment_year_not_over.",
-)
 def test_score_refuses_a_year_that_is_not_over() -> None:
     cluster = xm_certified()
     refused(cluster, RuleViolation, "assessment_year_not_over",

@@ -1,0 +1,80 @@
+"""The verification report as text for a terminal (`cluster-ledger verify`)."""
+
+from __future__ import annotations
+
+from infra.audit.verify import VerifyReport
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+def render_report(report: VerifyReport, source: str) -> str:
+    out: list[str] = []
+    add = out.append
+    add(f"cluster-ledger verify {source}")
+    add(f"  format      {report.format}   exported {report.exported_at}")
+    scope = "the whole log" if report.complete else f"positions after {report.after}"
+    add(
+        f"  range       {scope}, up to {report.to}: {report.events} events, "
+        f"positions {report.first_position}..{report.last_position}"
+    )
+    add(f"  chain head  {report.last_hash}")
+    key = f"{report.key_fingerprint} ({report.key_source})" if report.key_fingerprint else "none"
+    add(
+        f"  checkpoints {report.checkpoints_verified} of {report.checkpoints} verified; key {key}"
+    )
+    if report.key_source and report.key_source != "argument":
+        add(
+            "  WARNING     signatures were checked against the key named in the file itself; "
+            "pass --public-key with the publisher's key to pin it"
+        )
+    if report.checkpoints == 0:
+        add("  WARNING     no signed checkpoint in range: only the chain's consistency is shown")
+    add(
+        f"  replay      {report.events_replayed} events replayed into {report.clusters} cases"
+        + (
+            f"; {report.events_not_replayed} not replayed"
+            if report.events_not_replayed else ""
+        )
+    )
+    summary = report.summary
+    if summary is not None:
+        add("")
+        add(f"Summary (statuses read on {summary.on.isoformat()})")
+        add("  clusters by status          status          city    county  applied  clusters")
+        totals: dict[str, int] = {}
+        for row in summary.clusters:
+            totals[row.status] = totals.get(row.status, 0) + row.clusters
+            add(
+                f"{'':30}{row.status:<16}{row.city_code:<8}{row.county_code:<8}"
+                f"{row.year:<9}{row.clusters:>8}"
+            )
+        for status, count in sorted(totals.items()):
+            add(f"  total {status:<22}{count:>8}")
+        add("  funding (yuan)              city    county  year      approved          paid")
+        approved = paid = 0
+        for funding in summary.funding:
+            approved += funding.approved_fen
+            paid += funding.paid_fen
+            add(
+                f"{'':30}{funding.city_code:<8}{funding.county_code:<8}{funding.year:<6}"
+                f"{_yuan(funding.approved_fen):>14}{_yuan(funding.paid_fen):>14}"
+            )
+        add(f"  total{'':47}{_yuan(approved):>14}{_yuan(paid):>14}")
+    elif not report.complete:
+        add("  (no summary: a partial export lacks the cases' beginnings)")
+    add("")
+    if report.ok:
+        add("RESULT: OK")
+    else:
+        add(
+            f"RESULT: FAILED — {report.problem_count} problem(s); first bad position: "
+            f"{report.first_bad_position}"
+        )
+        for problem in report.problems:
+            where = f"position {problem.position}" if problem.position is not None else "file"
+            add(f"  [{problem.code}] {where} (line {problem.line}): {problem.message}")
+        if report.problem_count > len(report.problems):
+            add(f"  ... and {report.problem_count - len(report.problems)} more")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,107 @@
+"""Where each view stands in the log: position, head and lag, for `project status`, `/ready`
+and read-your-writes.
+
+The SQL has no parameters, so the same text serves psycopg (CLI, tests) and asyncpg (API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgspec
+import psycopg
+
+from projections.schema import VIEWS, tracking_table
+from projections.views import APPLICATION_NAME
+
+EVENTS_TABLE = APPLICATION_NAME.lower() + "_events"
+
+
+class ViewPosition(msgspec.Struct, frozen=True, kw_only=True):
+    view: str
+    position: int | None  # last log position the view has processed; None: nothing yet
+    head: int | None  # last position in the log
+    lag: int  # events in the log after the view's position
+
+
+def _position_sql(prefix: str) -> str:
+    return (
+        f"(SELECT notification_id FROM {tracking_table(prefix)} "  # noqa: S608 - constant names
+        f"WHERE application_name = '{APPLICATION_NAME}')"
+    )
+
+
+POSITIONS_SQL = "SELECT " + ", ".join(
+    f"{_position_sql(spec.prefix)} AS {name}" for name, spec in VIEWS.items()
+) + f", (SELECT max(notification_id) FROM {EVENTS_TABLE}) AS head"
+
+LOWEST_POSITION_SQL = "SELECT least(" + ", ".join(  # noqa: S608 - constant names
+    f"coalesce({_position_sql(spec.prefix)}, 0)" for spec in VIEWS.values()
+) + ")"
+
+def _lags_sql(positions: dict[str, int | None]) -> str:
+    return "SELECT " + ", ".join(  # noqa: S608 - integers and constant names only
+        f"(SELECT count(*) FROM {EVENTS_TABLE} WHERE notification_id > {int(p or 0)}) AS {name}"
+        for name, p in positions.items()
+    )
+
+
+def _build(row: dict[str, Any], lags: dict[str, Any]) -> list[ViewPosition]:
+    return [
+        ViewPosition(view=name, position=row[name], head=row["head"], lag=int(lags[name]))
+        for name in VIEWS
+    ]
+
+
+def read_positions(conninfo: str) -> list[ViewPosition]:
+    """Each view's position and lag (synchronous, for the CLI and tests)."""
+    with psycopg.connect(conninfo) as conn:
+        cursor = conn.execute(POSITIONS_SQL)
+        names = [c.name for c in cursor.description or ()]
+        values = cursor.fetchone() or ()
+        row = dict(zip(names, values, strict=True))
+        positions = {name: row[name] for name in VIEWS}
+        lag_cursor = conn.execute(_lags_sql(positions))  # type: ignore[arg-type]
+        lag_names = [c.name for c in lag_cursor.description or ()]
+        lags = dict(zip(lag_names, lag_cursor.fetchone() or (), strict=True))
+    return _build(row, lags)
+
+
+async def fetch_positions(conn: Any) -> list[ViewPosition]:
+    """Each view's position and lag over an asyncpg connection or pool."""
+    row = dict(await conn.fetchrow(POSITIONS_SQL))
+    lags = dict(await conn.fetchrow(_lags_sql({name: row[name] for name in VIEWS})))
+    return _build(row, lags)
+
+
+def wait_for_position(conninfo: str, position: int, timeout: float) -> bool:
+    """Block until every view has processed `position`; False on timeout (sync)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        while True:
+            row = conn.execute(LOWEST_POSITION_SQL).fetchone()  # type: ignore[arg-type]
+            if row is not None and row[0] >= position:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+async def await_position(pool: Any, position: int, timeout: float) -> bool:
+    """Wait until every view has processed `position`; False on timeout (asyncpg)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.01
+    while True:
+        lowest = await pool.fetchval(LOWEST_POSITION_SQL)
+        if lowest is not None and lowest >= position:
+            return True
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.2)

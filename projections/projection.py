@@ -1,0 +1,88 @@
+"""eventsourcing `Projection`s: which event goes to which view, and nothing else.
+
+`process_event` dispatches on the event class: every Cluster event is folded into the view,
+the voucher index's events only advance the view's position, and anything else stops the
+projection with `UnhandledEvent` — it is never skipped (the runner re-raises it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from projections.folds import (
+    IGNORED_EVENTS,
+    Rules,
+    UnhandledEvent,
+    handled_event_classes,
+    topic_of,
+)
+from projections.schema import DEADLINES, FUNDING, STATUS
+from projections.views import DeadlinesView, FundingView, LedgerView, StatusView
+
+TView = TypeVar("TView", bound=LedgerView)
+
+
+def load_rules() -> Rules:
+    from infra.rules import load_regions, load_rulebook
+
+    return Rules(rulebook=load_rulebook(), regions=load_regions())
+
+
+class LedgerProjection(Projection[TView]):
+    """Projects the ClusterLedger log into one view. `name` is the view's table prefix."""
+
+    view_class: type[LedgerView]
+
+    def __init__(self, view: TView, rules: Rules | None = None) -> None:
+        super().__init__(view)
+        self.rules = rules if rules is not None else load_rules()
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        raise UnhandledEvent(
+            f"projection {self.name} cannot handle {topic_of(domain_event)} at position "
+            f"{tracking.notification_id}; it stops here rather than skip the event"
+        )
+
+    def _project(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.process(domain_event, tracking, self.rules)
+
+    def _acknowledge(self, _domain_event: Any, tracking: Tracking) -> None:
+        self.view.acknowledge(tracking)
+
+
+def _register() -> None:
+    dispatcher: Any = LedgerProjection.__dict__["process_event"]  # the singledispatchmethod
+    for event_class in handled_event_classes():
+        dispatcher.register(event_class, LedgerProjection._project)
+    for event_class in IGNORED_EVENTS:
+        dispatcher.register(event_class, LedgerProjection._acknowledge)
+
+
+_register()
+
+
+class StatusProjection(LedgerProjection[StatusView]):
+    name = STATUS.prefix
+    view_class = StatusView
+
+
+class FundingProjection(LedgerProjection[FundingView]):
+    name = FUNDING.prefix
+    view_class = FundingView
+
+
+class DeadlinesProjection(LedgerProjection[DeadlinesView]):
+    name = DEADLINES.prefix
+    view_class = DeadlinesView
+
+
+PROJECTIONS: dict[str, type[LedgerProjection[Any]]] = {
+    STATUS.name: StatusProjection,
+    FUNDING.name: FundingProjection,
+    DEADLINES.name: DeadlinesProjection,
+}

@@ -1,0 +1,463 @@
+"""Read queries over the view tables, for asyncpg: thin SQL, never an aggregate.
+
+Lists are ordered by a unique key and paginated by keyset (`next` is an opaque cursor holding
+the last row's key). Every query is restricted to a set of counties: the caller's jurisdiction,
+already intersected with any region filter (see `api/routes/reads.py`).
+
+A certification past its validity without a pending renewal reads "expired": the status is
+derived at read time, on the date the caller gives (`STATUS_ON`), exactly like
+`projections.folds.derived_status`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.case import Status
+from domain.errors import InvalidInput
+from infra.database import ConnectionInfo
+from projections.folds import EXPIRED, DeadlineKind, FundingRow, Payment
+from projections.schema import DEADLINES, FUNDING, STATUS
+from projections.summary import FundingTotal, StatusCount, Summary
+
+STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
+_FAR_FUTURE = "'9999-12-31'::date"
+
+
+def status_on_sql(on_param: str) -> str:
+    """SQL for the status a reader sees on the date bound to `on_param`."""
+    return (
+        f"CASE WHEN status = '{Status.CERTIFIED}' AND valid_until IS NOT NULL "
+        f"AND valid_until < {on_param} AND NOT renewal_pending "
+        f"THEN '{EXPIRED}' ELSE status END"
+    )
+
+
+class _Query:
+    """Collects WHERE clauses and asyncpg's positional parameters."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+        self.clauses: list[str] = []
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def where(self, clause: str) -> None:
+        self.clauses.append(clause)
+
+    def scope(self, counties: Sequence[str], prefix: str | None) -> None:
+        self.where(f"county_code = ANY({self.bind(list(counties))}::text[])")
+        if prefix:
+            self.where(f"starts_with(county_code, {self.bind(prefix)})")
+
+    @property
+    def where_sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+# ---- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = msgspec.json.encode([str(v) for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, parsers: Sequence[Callable[[str], Any]]) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = msgspec.json.decode(raw, type=list[str])
+        if len(values) != len(parsers):
+            raise ValueError("wrong length")
+        return [parse(value) for parse, value in zip(parsers, values, strict=True)]
+    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
+        raise InvalidInput(
+            "invalid_cursor", "the cursor is not one this list returned", field="cursor"
+        ) from None
+
+
+def _text(value: str) -> str:
+    return value
+
+
+# ---- clusters (status board) -----------------------------------------------------------------
+
+
+class ClusterItem(msgspec.Struct, kw_only=True):
+    id: UUID
+    name: str
+    programme: str
+    province_code: str
+    city_code: str
+    county_code: str
+    leading_industry: str
+    operating_unit: str | None
+    status: str  # as read on the given date ("expired" past validity)
+    recorded_status: str
+    applied_on: date
+    certified_on: date | None
+    valid_until: date | None
+    renewal_pending: bool
+    last_report_year: int | None
+    last_final_score: Decimal | None
+    next_due_on: date | None
+    next_due_kind: str | None
+    next_due_overdue: bool
+    version: int
+    position: int
+
+
+class ClusterPage(msgspec.Struct, kw_only=True):
+    items: list[ClusterItem]
+    next: str | None  # pass as `cursor` for the next page; None on the last page
+
+
+class ClusterFilters(msgspec.Struct, frozen=True, kw_only=True):
+    status: str | None = None
+    programme: str | None = None
+    industry: str | None = None  # part of the leading industry's name
+    due_before: date | None = None  # next deadline strictly before this date
+
+
+# sort name -> (SQL expression, parser of a cursor value); NULL dates sort last ascending.
+CLUSTER_SORTS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "name": ("name", _text),
+    "county_code": ("county_code", _text),
+    "applied_on": ("applied_on", date.fromisoformat),
+    "certified_on": (f"coalesce(certified_on, {_FAR_FUTURE})", date.fromisoformat),
+    "valid_until": (f"coalesce(valid_until, {_FAR_FUTURE})", date.fromisoformat),
+    "next_due_on": (f"coalesce(next_due_on, {_FAR_FUTURE})", date.fromisoformat),
+    "position": ("position", int),
+}
+
+
+def _sort(sort: str) -> tuple[str, Callable[[str], Any], bool]:
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in CLUSTER_SORTS:
+        raise InvalidInput(
+            "invalid_sort", f"sort by one of {', '.join(CLUSTER_SORTS)} (prefix - to reverse)",
+            field="sort",
+        )
+    expression, parser = CLUSTER_SORTS[key]
+    return expression, parser, descending
+
+
+async def list_clusters(
+    conn: Any, *, on: date, counties: Sequence[str], prefix: str | None,
+    filters: ClusterFilters, sort: str, limit: int, cursor: str | None,
+) -> ClusterPage:
+    expression, parser, descending = _sort(sort)
+    query = _Query()
+    on_param = query.bind(on)
+    status_sql = status_on_sql(on_param)
+    query.scope(counties, prefix)
+    if filters.status is not None:
+        if filters.status not in STATUS_VALUES:
+            raise InvalidInput(
+                "invalid_status", f"status is one of {', '.join(sorted(STATUS_VALUES))}",
+                field="status",
+            )
+        query.where(f"{status_sql} = {query.bind(filters.status)}")
+    if filters.programme is not None:
+        query.where(f"programme = {query.bind(filters.programme)}")
+    if filters.industry:
+        query.where(f"strpos(leading_industry, {query.bind(filters.industry)}) > 0")
+    if filters.due_before is not None:
+        query.where(f"next_due_on < {query.bind(filters.due_before)}")
+    if cursor is not None:
+        sort_key, value, cluster_id = decode_cursor(cursor, [_text, parser, UUID])
+        if sort_key != sort:
+            raise InvalidInput(
+                "invalid_cursor", "the cursor belongs to another sort order", field="cursor"
+            )
+        comparison = "<" if descending else ">"
+        query.where(
+            f"({expression}, cluster_id) {comparison} ({query.bind(value)}, "
+            f"{query.bind(cluster_id)})"
+        )
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"SELECT cluster_id AS id, name, programme, province_code, city_code, county_code, "  # noqa: S608 - only bound parameters and constant SQL
+        f"leading_industry, operating_unit, {status_sql} AS status, status AS recorded_status, "
+        f"applied_on, certified_on, valid_until, renewal_pending, last_report_year, "
+        f"last_final_score, next_due_on, next_due_kind, "
+        f"coalesce(next_due_on < {on_param}, false) AS next_due_overdue, version, position, "
+        f"{expression} AS sort_value FROM {STATUS.prefix}{query.where_sql} "
+        f"ORDER BY {expression} {direction}, cluster_id {direction} "
+        f"LIMIT {query.bind(limit + 1)}"
+    )
+    records = await conn.fetch(sql, *query.params)
+    page = records[:limit]
+    items = [
+        msgspec.convert({k: v for k, v in r.items() if k != "sort_value"}, ClusterItem)
+        for r in page
+    ]
+    after = None
+    if len(records) > limit:
+        last = page[-1]
+        after = encode_cursor([sort, _cursor_value(last["sort_value"]), last["id"]])
+    return ClusterPage(items=items, next=after)
+
+
+def _cursor_value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+# ---- deadlines -------------------------------------------------------------------------------
+
+
+class DeadlineItem(msgspec.Struct, kw_only=True):
+    cluster_id: UUID
+    name: str
+    programme: str
+    city_code: str
+    county_code: str
+    kind: str
+    subject: str
+    due_on: date
+    provisional: bool  # the working-day calendar did not know a year the count went through
+    overdue: bool  # due before the reference date (the due date itself is in time)
+    position: int
+
+
+class DeadlinePage(msgspec.Struct, kw_only=True):
+    items: list[DeadlineItem]
+    next: str | None
+
+
+class DeadlineFilters(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str | None = None
+    programme: str | None = None
+    cluster_id: UUID | None = None
+    due_before: date | None = None
+    overdue_on: date | None = None  # only obligations overdue on this date
+
+
+async def list_deadlines(
+    conn: Any, *, on: date, counties: Sequence[str], prefix: str | None,
+    filters: DeadlineFilters, limit: int, cursor: str | None,
+) -> DeadlinePage:
+    query = _Query()
+    reference = query.bind(filters.overdue_on or on)
+    query.scope(counties, prefix)
+    if filters.kind is not None:
+        if filters.kind not in {str(k) for k in DeadlineKind}:
+            raise InvalidInput(
+                "invalid_kind", f"kind is one of {', '.join(DeadlineKind)}", field="kind"
+            )
+        query.where(f"kind = {query.bind(filters.kind)}")
+    if filters.programme is not None:
+        query.where(f"programme = {query.bind(filters.programme)}")
+    if filters.cluster_id is not None:
+        query.where(f"cluster_id = {query.bind(filters.cluster_id)}")
+    if filters.due_before is not None:
+        query.where(f"due_on < {query.bind(filters.due_before)}")
+    if filters.overdue_on is not None:
+        query.where(f"due_on < {reference}")
+    if cursor is not None:
+        due_on, cluster_id, kind, subject = decode_cursor(
+            cursor, [date.fromisoformat, UUID, _text, _text]
+        )
+        query.where(
+            f"(due_on, cluster_id, kind, subject) > ({query.bind(due_on)}, "
+            f"{query.bind(cluster_id)}, {query.bind(kind)}, {query.bind(subject)})"
+        )
+    sql = (
+        f"SELECT cluster_id, name, programme, city_code, county_code, kind, subject, due_on, "  # noqa: S608
+        f"provisional, due_on < {reference} AS overdue, position "
+        f"FROM {DEADLINES.prefix}{query.where_sql} "
+        f"ORDER BY due_on, cluster_id, kind, subject LIMIT {query.bind(limit + 1)}"
+    )
+    records = await conn.fetch(sql, *query.params)
+    items = [msgspec.convert(dict(r), DeadlineItem) for r in records[:limit]]
+    after = None
+    if len(records) > limit:
+        last = items[-1]
+        after = encode_cursor([last.due_on, last.cluster_id, last.kind, last.subject])
+    return DeadlinePage(items=items, next=after)
+
+
+# ---- funding ledger --------------------------------------------------------------------------
+
+
+class FundingSum(msgspec.Struct, kw_only=True):
+    city_code: str | None
+    county_code: str | None
+    year: int | None  # budget year
+    entitled_fen: int
+    approved_fen: int
+    paid_fen: int
+    remaining_fen: int
+
+
+class FundingTotals(msgspec.Struct, kw_only=True):
+    by_county: list[FundingSum]  # county x budget year
+    by_city: list[FundingSum]  # city x budget year
+    by_year: list[FundingSum]
+    overall: FundingSum
+
+
+class FundingPage(msgspec.Struct, kw_only=True):
+    items: list[FundingRow]
+    next: str | None
+    totals: FundingTotals  # over every row the filters select, not only this page
+
+
+class FundingFilters(msgspec.Struct, frozen=True, kw_only=True):
+    cluster_id: UUID | None = None
+    funding_year: int | None = None
+    year: int | None = None  # budget year
+
+
+_FUNDING_COLUMNS = ", ".join(
+    "payments::text AS payments" if column == "payments" else column
+    for column in FundingRow.__struct_fields__
+)
+_SUMS = (
+    "coalesce(sum(coalesce(entitled_fen, 0)), 0)::bigint AS entitled_fen, "
+    "coalesce(sum(approved_fen), 0)::bigint AS approved_fen, "
+    "coalesce(sum(paid_fen), 0)::bigint AS paid_fen, "
+    "coalesce(sum(remaining_fen), 0)::bigint AS remaining_fen"
+)
+
+
+def _funding_query(counties: Sequence[str], prefix: str | None, filters: FundingFilters) -> _Query:
+    query = _Query()
+    query.scope(counties, prefix)
+    if filters.cluster_id is not None:
+        query.where(f"cluster_id = {query.bind(filters.cluster_id)}")
+    if filters.funding_year is not None:
+        query.where(f"funding_year = {query.bind(filters.funding_year)}")
+    if filters.year is not None:
+        query.where(f"budget_year = {query.bind(filters.year)}")
+    return query
+
+
+def funding_row(record: Any) -> FundingRow:
+    data = dict(record)
+    data["payments"] = msgspec.json.decode(data["payments"], type=tuple[Payment, ...])
+    return msgspec.convert(data, FundingRow)
+
+
+async def list_funding(
+    conn: Any, *, counties: Sequence[str], prefix: str | None, filters: FundingFilters,
+    limit: int, cursor: str | None,
+) -> FundingPage:
+    query = _funding_query(counties, prefix, filters)
+    totals = await _funding_totals(conn, query)
+    if cursor is not None:
+        county, cluster_id, funding_year = decode_cursor(cursor, [_text, UUID, int])
+        query.where(
+            f"(county_code, cluster_id, funding_year) > ({query.bind(county)}, "
+            f"{query.bind(cluster_id)}, {query.bind(funding_year)})"
+        )
+    sql = (
+        f"SELECT {_FUNDING_COLUMNS} FROM {FUNDING.prefix}{query.where_sql} "  # noqa: S608
+        f"ORDER BY county_code, cluster_id, funding_year LIMIT {query.bind(limit + 1)}"
+    )
+    records = await conn.fetch(sql, *query.params)
+    items = [funding_row(r) for r in records[:limit]]
+    after = None
+    if len(records) > limit:
+        last = items[-1]
+        after = encode_cursor([last.county_code, last.cluster_id, last.funding_year])
+    return FundingPage(items=items, next=after, totals=totals)
+
+
+async def _funding_totals(conn: Any, query: _Query) -> FundingTotals:
+    sql = (
+        f"SELECT city_code, county_code, budget_year AS year, "  # noqa: S608
+        f"GROUPING(city_code, county_code, budget_year) AS level, {_SUMS} "
+        f"FROM {FUNDING.prefix}{query.where_sql} GROUP BY GROUPING SETS "
+        f"((city_code, county_code, budget_year), (city_code, budget_year), (budget_year), ())"
+    )
+    records = await conn.fetch(sql, *query.params)
+    levels: dict[int, list[FundingSum]] = {0: [], 2: [], 6: [], 7: []}
+    for record in records:
+        data = dict(record)
+        level = data.pop("level")
+        levels[level].append(msgspec.convert(data, FundingSum))
+
+    def ordered(sums: list[FundingSum]) -> list[FundingSum]:
+        return sorted(sums, key=lambda s: (s.county_code or "", s.city_code or "", s.year or 0))
+
+    return FundingTotals(
+        by_county=ordered(levels[0]), by_city=ordered(levels[2]), by_year=ordered(levels[6]),
+        overall=levels[7][0],
+    )
+
+
+async def cluster_county(conn: Any, cluster_id: UUID) -> str | None:
+    """The county of a cluster on the status board, or None if the board does not know it."""
+    county: str | None = await conn.fetchval(
+        f"SELECT county_code FROM {STATUS.prefix} WHERE cluster_id = $1",  # noqa: S608
+        cluster_id,
+    )
+    return county
+
+
+# ---- statistics --------------------------------------------------------------------------
+
+
+async def fetch_summary(
+    conn: Any, *, on: date, counties: Sequence[str] | None = None, prefix: str | None = None
+) -> Summary:
+    """The `Summary` that `projections.summary.summarise` computes, straight from the views.
+
+    `counties=None` covers every county (for the offline verifier's comparison).
+    """
+    status_query, funding_query = _Query(), _Query()
+    on_param = status_query.bind(on)
+    for query in (status_query, funding_query):
+        if counties is not None:
+            query.scope(counties, prefix)
+        elif prefix:
+            query.where(f"starts_with(county_code, {query.bind(prefix)})")
+    status_sql = status_on_sql(on_param)
+    status_records = await conn.fetch(
+        f"SELECT {status_sql} AS status, city_code, county_code, "  # noqa: S608
+        f"extract(year FROM applied_on)::int AS year, count(*)::int AS clusters "
+        f"FROM {STATUS.prefix}{status_query.where_sql} GROUP BY 1, 2, 3, 4",
+        *status_query.params,
+    )
+    funding_records = await conn.fetch(
+        f"SELECT city_code, county_code, budget_year AS year, {_SUMS} "  # noqa: S608
+        f"FROM {FUNDING.prefix}{funding_query.where_sql} GROUP BY 1, 2, 3",
+        *funding_query.params,
+    )
+    clusters = sorted(
+        (msgspec.convert(dict(r), StatusCount) for r in status_records),
+        key=lambda c: (c.status, c.county_code, c.year),
+    )
+    funding = sorted(
+        (msgspec.convert(dict(r), FundingTotal) for r in funding_records),
+        key=lambda f: (f.county_code, f.year),
+    )
+    return Summary(on=on, clusters=tuple(clusters), funding=tuple(funding))
+
+
+def read_summary(conn_info: ConnectionInfo, *, on: date) -> Summary:
+    """`fetch_summary` over the whole province, from synchronous code (the offline verifier)."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> Summary:
+        conn = await asyncpg.connect(**conn_info.asyncpg_kwargs())
+        try:
+            return await fetch_summary(conn, on=on)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())

@@ -1,0 +1,176 @@
+"""Rebuild a view from the whole log into shadow tables, then swap them in atomically.
+
+1. Shadow tables `<prefix>_rebuild*` are created like the live ones; reads keep answering from
+   the live tables throughout.
+2. The log up to its current head is folded in memory (`projections.folds.fold_log`) and the
+   shadow is written in one transaction together with its tracking position (the head).
+3. Swap, in one transaction holding the view's writer lock: events the live view processed
+   beyond the head meanwhile are folded into the shadow too, then the live tables are renamed
+   away and the shadow renamed in (rows and tracking position together). A projector running
+   elsewhere carries on with the new tables from their position; events it had not reached yet
+   but the shadow already holds are recognised by position and not applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+import psycopg
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment
+from psycopg.sql import SQL, Identifier
+
+from domain.errors import ConfigError
+from infra.database import ConnectionInfo
+from projections.folds import IGNORED_EVENTS, Rules, fold_log
+from projections.projection import load_rules
+from projections.runner import LedgerFeed, runner_env
+from projections.schema import (
+    REBUILD_SUFFIX,
+    VIEWS,
+    ViewSpec,
+    create_copy,
+    drop_copy,
+    swap_in,
+    tracking_table,
+)
+from projections.views import APPLICATION_NAME, VIEW_CLASSES, LedgerView
+
+_BATCH = 1000
+_REBUILD_LOCK_OFFSET = 1000  # session lock "a rebuild of this view is running"
+
+
+class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
+    view: str
+    position: int | None  # the swapped-in view's tracking position
+    clusters: int
+    events_folded: int
+    caught_up: int  # events the live projector had processed meanwhile, folded at the swap
+
+
+def open_view(conn: ConnectionInfo, name: str, prefix: str | None = None) -> LedgerView:
+    """A view object over the live tables of `name` (or over a copy under `prefix`).
+
+    The caller closes it (`view.datastore.close()`).
+    """
+    spec = view_spec(name)
+    factory = PostgresFactory(Environment(prefix or spec.prefix, runner_env(conn)))
+    view: LedgerView = factory.tracking_recorder(VIEW_CLASSES[name])
+    return view
+
+
+def view_spec(name: str) -> ViewSpec:
+    spec = VIEWS.get(name)
+    if spec is None:
+        raise ConfigError(
+            "unknown_view", f"no view named {name!r}; views: {', '.join(VIEWS)}", view=name
+        )
+    return spec
+
+
+def notifications(
+    feed: LedgerFeed, after: int, up_to: int, batch: int = _BATCH
+) -> Iterator[Notification]:
+    """Stored events with positions in (after, up_to], in log order."""
+    start = after
+    while start < up_to:
+        page = feed.recorder.select_notifications(
+            start=start, limit=batch, stop=up_to, inclusive_of_start=False
+        )
+        if not page:
+            return
+        yield from page
+        start = page[-1].id
+
+
+def rebuild(
+    conn: ConnectionInfo,
+    name: str,
+    *,
+    rules: Rules | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> RebuildReport:
+    spec = view_spec(name)
+    rules = rules if rules is not None else load_rules()
+    shadow_prefix = spec.prefix + REBUILD_SUFFIX
+    with psycopg.connect(conn.url, autocommit=True) as guard:
+        locked = guard.execute(
+            "SELECT pg_try_advisory_lock(%s)", (spec.lock_key + _REBUILD_LOCK_OFFSET,)
+        ).fetchone()
+        if not locked or not locked[0]:
+            raise ConfigError(
+                "rebuild_running", f"a rebuild of the {name} view is already running", view=name
+            )
+        with guard.transaction():
+            create_copy(guard.cursor(), spec, shadow_prefix)
+        feed = LedgerFeed(runner_env(conn))
+        shadow = open_view(conn, name, shadow_prefix)
+        try:
+            report = _build_and_swap(feed, shadow, name, rules, on_progress)
+        except BaseException:
+            with guard.transaction():
+                drop_copy(guard.cursor(), spec, shadow_prefix)
+            raise
+        finally:
+            shadow.datastore.close()
+            feed.close()
+    return report
+
+
+def _build_and_swap(
+    feed: LedgerFeed, shadow: LedgerView, name: str, rules: Rules,
+    on_progress: Callable[[int], None] | None,
+) -> RebuildReport:
+    spec = view_spec(name)
+    head = feed.recorder.max_notification_id() or 0
+    digests: dict[Any, Any] = {}
+    folded = 0
+    for page in _pages(notifications(feed, 0, head)):
+        digests = fold_log(((n.id, feed.mapper.to_domain_event(n)) for n in page), rules, digests)
+        folded += len(page)
+        if on_progress is not None:
+            on_progress(folded)
+    with shadow.datastore.transaction(commit=True) as curs:
+        for digest in digests.values():
+            shadow.store(curs, digest, rules)
+        if head:
+            shadow._insert_tracking(curs, Tracking(APPLICATION_NAME, head))
+    caught_up = 0
+    with shadow.datastore.transaction(commit=True) as curs:
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (spec.lock_key,))
+        curs.execute(
+            SQL("SELECT max(notification_id) AS n FROM {} WHERE application_name = %s").format(
+                Identifier(tracking_table(spec.prefix))
+            ),
+            (APPLICATION_NAME,),
+        )
+        row = curs.fetchone()
+        live = row["n"] if row and row["n"] is not None else 0
+        position = head
+        if live > head:
+            for notification in notifications(feed, head, live):
+                event = feed.mapper.to_domain_event(notification)
+                if not isinstance(event, IGNORED_EVENTS):
+                    shadow.apply(curs, event, notification.id, rules)
+                caught_up += 1
+            shadow._insert_tracking(curs, Tracking(APPLICATION_NAME, live))
+            position = live
+        swap_in(curs, spec, shadow.prefix)
+    return RebuildReport(
+        view=name, position=position or None, clusters=len(digests), events_folded=folded,
+        caught_up=caught_up,
+    )
+
+
+def _pages(items: Iterator[Notification], size: int = _BATCH) -> Iterator[list[Notification]]:
+    page: list[Notification] = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page

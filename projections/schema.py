@@ -1,0 +1,107 @@
+"""Which tables make up each view, and the DDL a rebuild needs (shadow tables, atomic swap).
+
+The live tables are created by migrations 100–102 (`infra/migrations.py`). A view's tables share
+a prefix: `<prefix>` (and `<prefix>_cases` where the view keeps per-cluster digests apart from
+its rows) plus `<prefix>_tracking`, the eventsourcing tracking table holding the view's position.
+A shadow (for a rebuild, or an isolated copy in tests) is the same set of tables under another
+prefix, created `LIKE` the live ones so that it cannot drift from the migrations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from psycopg import Cursor
+from psycopg.sql import SQL, Identifier
+
+# eventsourcing's tracking recorder migrates a tracking table that lacks this row; ours have it.
+_MIGRATION_ROW = "__migration__"
+
+
+class ViewSpec(NamedTuple):
+    name: str  # as given on the command line: status, funding, deadlines
+    prefix: str  # live table prefix
+    suffixes: tuple[str, ...]  # data tables: prefix + suffix
+    lock_key: int  # pg advisory lock serialising every writer of this view (and its swaps)
+
+    def data_tables(self, prefix: str | None = None) -> tuple[str, ...]:
+        base = self.prefix if prefix is None else prefix
+        return tuple(base + suffix for suffix in self.suffixes)
+
+    def tables(self, prefix: str | None = None) -> tuple[str, ...]:
+        base = self.prefix if prefix is None else prefix
+        return (*self.data_tables(base), tracking_table(base))
+
+
+STATUS = ViewSpec("status", "proj_status", ("",), 72710101)
+FUNDING = ViewSpec("funding", "proj_funding", ("", "_cases"), 72710102)
+DEADLINES = ViewSpec("deadlines", "proj_deadlines", ("", "_cases"), 72710103)
+VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (STATUS, FUNDING, DEADLINES)}
+
+REBUILD_SUFFIX = "_rebuild"
+
+
+def tracking_table(prefix: str) -> str:
+    return prefix + "_tracking"
+
+
+def spec_for_prefix(prefix: str) -> ViewSpec:
+    """The view whose tables a prefix names (live, shadow or test copy)."""
+    for spec in VIEWS.values():
+        if prefix == spec.prefix or prefix.startswith(spec.prefix + "_"):
+            return spec
+    raise ValueError(f"no view has tables under {prefix!r}")
+
+
+def create_copy(curs: Cursor[Any], spec: ViewSpec, prefix: str) -> None:
+    """Create empty tables under `prefix` shaped like the live view (replacing any leftovers)."""
+    drop_copy(curs, spec, prefix)
+    for live, copy in zip(spec.tables(), spec.tables(prefix), strict=True):
+        curs.execute(
+            SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                Identifier(copy), Identifier(live)
+            )
+        )
+    curs.execute(
+        SQL("INSERT INTO {} VALUES (%s, 1)").format(Identifier(tracking_table(prefix))),
+        (_MIGRATION_ROW,),
+    )
+
+
+def drop_copy(curs: Cursor[Any], spec: ViewSpec, prefix: str) -> None:
+    if prefix == spec.prefix:
+        raise ValueError("refusing to drop the live tables of a view")
+    for table in spec.tables(prefix):
+        curs.execute(SQL("DROP TABLE IF EXISTS {}").format(Identifier(table)))
+
+
+def swap_in(curs: Cursor[Any], spec: ViewSpec, shadow_prefix: str) -> None:
+    """Replace the live tables with the shadow ones, in the caller's transaction.
+
+    Renames take an ACCESS EXCLUSIVE lock: readers wait for the commit and then read the new
+    tables; no reader ever sees a half-swapped view. The shadow's indexes get names derived
+    from the live table names, so the next rebuild's shadow does not collide with them.
+    """
+    retired = spec.prefix + "_retired"
+    for live, shadow, old in zip(
+        spec.tables(), spec.tables(shadow_prefix), spec.tables(retired), strict=True
+    ):
+        curs.execute(SQL("DROP TABLE IF EXISTS {}").format(Identifier(old)))
+        curs.execute(SQL("ALTER TABLE {} RENAME TO {}").format(Identifier(live), Identifier(old)))
+        curs.execute(
+            SQL("ALTER TABLE {} RENAME TO {}").format(Identifier(shadow), Identifier(live))
+        )
+        curs.execute(SQL("DROP TABLE {}").format(Identifier(old)))
+        curs.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = %s",
+            (live,),
+        )
+        for row in curs.fetchall():
+            index = row["indexname"] if isinstance(row, dict) else row[0]
+            if index.startswith(shadow):
+                curs.execute(
+                    SQL("ALTER INDEX {} RENAME TO {}").format(
+                        Identifier(index), Identifier(live + index[len(shadow):])
+                    )
+                )
