@@ -32,11 +32,16 @@ ROUTE_MODULES = (
     "api.routes.clusters",
     "api.routes.commands_review", "api.routes.commands_monitoring", "api.routes.commands_funding",
     "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
+    "api.routes.reads",
+    "api.routes.audit",
 )
 
 # Each module exposes `async def start(runtime, stack: contextlib.AsyncExitStack) -> None`, run in
 # the lifespan after the runtime is built (e.g. the in-process projector); stopped in reverse order.
-LIFESPAN_MODULES: tuple[str, ...] = ()
+LIFESPAN_MODULES: tuple[str, ...] = (
+    "api.projector",
+    "infra.audit.checkpointer",  # signs due audit checkpoints in the background
+)
 
 
 def _jwt_public_key(settings: Settings) -> str:
@@ -96,6 +101,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             version="0.1.0",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            use_handler_docstrings=True,  # handler docstrings become operation descriptions
             description=(
                 "Event-sourced case management for SME characteristic industrial clusters. "
                 "Send `Authorization: Bearer <JWT>` (`cluster-ledger token`). Commands on an "

@@ -174,6 +174,14 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return response
 
 
+def undecodable_body_handler(
+    _: Request[Any, Any, Any], exc: UnicodeDecodeError
+) -> Response[dict[str, Any]]:
+    """msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 inside a string,
+    and Litestar passes it through: it is the client's malformed body, not a server fault."""
+    return problem(400, "malformed_json", f"the request body is not valid UTF-8 JSON: {exc.reason}")
+
+
 def unexpected_error_handler(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
@@ -187,6 +195,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    UnicodeDecodeError: undecodable_body_handler,
     Exception: unexpected_error_handler,
 }
 

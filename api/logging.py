@@ -18,7 +18,7 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import msgspec
 import structlog
@@ -43,7 +43,7 @@ class RequestContext(msgspec.Struct, kw_only=True):
     replayed: bool = False
 
 
-def configure_logging(*, json: bool = True) -> None:
+def configure_logging(*, json: bool = True, stream: TextIO | None = None) -> None:
     """Process-wide structlog set-up; called by `create_app`, never at import time."""
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -55,7 +55,7 @@ def configure_logging(*, json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
         cache_logger_on_first_use=False,
     )
 

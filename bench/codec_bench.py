@@ -22,9 +22,11 @@ from eventsourcing.persistence import (
 )
 
 from domain.actors import Actor, EventMeta, Role
+from domain.case import Notice
 from domain.cluster import Cluster
-from domain.facts import AnnualFigures, Dossier
+from domain.facts import AnnualFigures, Dossier, PlanLine, PlanTarget
 from domain.indicators import Indicators
+from domain.rulebook import Programme
 from infra.codec import MsgspecMapper
 
 
@@ -57,7 +59,7 @@ def default_mapper() -> Mapper[Any]:
     transcoder = JSONTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), _DateAsISO()):
         transcoder.register(transcoding)
-    for cls in (Actor, EventMeta, Dossier, Indicators, AnnualFigures):
+    for cls in (Actor, EventMeta, Dossier, Indicators, AnnualFigures, PlanTarget, PlanLine, Notice):
         transcoder.register(_struct_transcoding(cls))
     return Mapper(transcoder=transcoder)
 
@@ -68,7 +70,7 @@ def sample_events(n: int) -> list[Any]:
         effective_date=date(2024, 3, 1), document_number="闽〔2024〕1号", comment="c",
     )
     dossier = Dossier(
-        name="厦门市思明区智慧城市智能系统产业集群", programme="XM", county_code="350203",
+        name="厦门市思明区智慧城市智能系统产业集群", programme=Programme.XM, county_code="350203",
         leading_industry="智慧城市智能系统", operating_unit="厦门软件园运营管理有限公司",
         indicators=Indicators(sme_output_share_pct=Decimal(72), output_value_yuan=(1, 2, 3)),
         negative_list_clear=True,

@@ -36,7 +36,7 @@ from infra.calendar_store import CalendarStore
 from infra.database import ConnectionInfo, parse_url
 from infra.rules import load_regions, load_rulebook
 
-DEFAULT_HORIZON = 2062  # ~36 years of history: ~100 events per cluster on average
+DEFAULT_HORIZON = 2066  # ~40 years of history: ~100 events per cluster on average
 CHUNK = 25  # cases handed to a worker at a time
 
 
@@ -109,7 +109,8 @@ def _play_range(url: str, start: int, stop: int, seed: int, horizon_year: int,
     try:
         for index in range(start, stop):
             events += play_case(ledger, regions, seed, index, horizon_year).events
-            if batch > 0 and (index - start + 1) % batch == 0 and isinstance(ledger, BatchingLedger):
+            flush_now = batch > 0 and (index - start + 1) % batch == 0
+            if flush_now and isinstance(ledger, BatchingLedger):
                 ledger.flush()
         if isinstance(ledger, BatchingLedger):
             ledger.flush()

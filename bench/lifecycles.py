@@ -194,7 +194,7 @@ class CaseDriver:
     def renewal(self, valid_until: date, decider: Role, doc_prefix: str) -> bool:
         requested = valid_until - timedelta(days=60 + self.rng.randrange(30))
         self.step(self.ledger.request_renewal, self.meta(Role.COUNTY, requested))
-        passed = self.rng.random() < 0.97 or not self.mortal
+        passed = self.rng.random() < 0.98 or not self.mortal
         decided = valid_until - timedelta(days=5 + self.rng.randrange(20))
         fj = self.programme == Programme.FJ
         self.step(self.ledger.decide_renewal, self.meta(
@@ -212,7 +212,7 @@ class CaseDriver:
 
     # ---- FJ ----------------------------------------------------------------------------------
 
-    def run_fj(self) -> None:  # noqa: PLR0912 - one script per stage
+    def run_fj(self) -> None:
         rng, ledger = self.rng, self.ledger
         year = rng.choice((2023, 2024, 2025, 2026))
         applied = self.day(year, rng.randrange(2, 7))
@@ -232,7 +232,8 @@ class CaseDriver:
         self.step(ledger.shortlist, self.meta(Role.PROVINCE, shortlisted, user="prov-reviewer"))
         for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
             self.step(ledger.raise_objection,
-                      self.meta(Role.PROVINCE, shortlisted + timedelta(days=1), user="prov-reviewer"),
+                      self.meta(Role.PROVINCE, shortlisted + timedelta(days=1),
+                                user="prov-reviewer"),
                       subject="certification", summary="公示期间收到实名反映：产值数据存疑")
             number = ledger.get_cluster(self.cluster_id).case.objections[-1].number  # type: ignore[arg-type]
             self.step(ledger.resolve_objection, self.meta(
@@ -245,7 +246,7 @@ class CaseDriver:
         assert valid_until is not None  # noqa: S101
         for y in range(certified.year, self.horizon_year):
             self.report(y, 3)
-            if rng.random() < 0.45 + self.extra_changes_per_year:
+            if rng.random() < 0.55 + self.extra_changes_per_year:
                 self.major_change(y + 1)
             for _ in range(int(self.extra_changes_per_year)):
                 self.major_change(y + 1)
@@ -258,7 +259,8 @@ class CaseDriver:
             if valid_until.year == y + 1:
                 if not self.renewal(valid_until, Role.PROVINCE, "闽工信中小"):
                     received = self.revoke(valid_until + timedelta(days=20),
-                                           Ground.EXPIRED_WITHOUT_RENEWAL, Role.PROVINCE, "闽工信中小")
+                                           Ground.EXPIRED_WITHOUT_RENEWAL, Role.PROVINCE,
+                                           "闽工信中小")
                     self.appeal(received, overturn=False)
                     return
                 valid_until = ledger.get_cluster(self.cluster_id).case.valid_until  # type: ignore[arg-type]
@@ -303,7 +305,8 @@ class CaseDriver:
         self.step(ledger.approve_subsidy, self.meta(Role.CITY, approved, user="city-fund-approver"),
                   funding_year=funding_year, amount_fen=amount)
         if self.rng.random() < 0.1:
-            self.step(ledger.raise_objection, self.meta(Role.CITY, approved, user="city-fund-approver"),
+            self.step(ledger.raise_objection,
+                      self.meta(Role.CITY, approved, user="city-fund-approver"),
                       subject=f"subsidy:{funding_year}", summary="公示期间收到反映：资金用途存疑")
             number = ledger.get_cluster(self.cluster_id).case.objections[-1].number  # type: ignore[arg-type]
             self.step(ledger.resolve_objection, self.meta(
@@ -368,7 +371,7 @@ class CaseDriver:
             elif not audited:
                 self.audit(y + 1)
                 audited = True
-            if rng.random() < 0.35 + self.extra_changes_per_year:
+            if rng.random() < 0.45 + self.extra_changes_per_year:
                 self.major_change(y + 1)
             for _ in range(int(self.extra_changes_per_year)):
                 self.major_change(y + 1)
@@ -405,8 +408,9 @@ def play_long_case(ledger: ClusterLedger, regions: Regions, target_events: int,
     (the state-at-date benchmark's 1,000-event case), topped up to exactly `target_events`."""
     rng = random.Random(7)
     while True:
+        per_year = max(0, target_events - 200) / max(1, horizon_year - 2026)
         driver = CaseDriver(ledger, regions, rng, 0, horizon_year, mortal=False,
-                            extra_changes_per_year=max(0, target_events - 200) / max(1, horizon_year - 2026))
+                            extra_changes_per_year=per_year)
         if driver.programme == Programme.XM:
             break
     driver.run_xm()

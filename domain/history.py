@@ -227,7 +227,7 @@ def _walk(path: str, old: Any, new: Any, out: list[Change]) -> None:
         for key in keys:
             child = f"{path}.{key}" if path else str(key)
             _walk(child, old.get(key, _ABSENT), new.get(key, _ABSENT), out)
-    elif isinstance(old, list) and isinstance(new, list):
+    elif isinstance(old, list | tuple) and isinstance(new, list | tuple):
         for index in range(max(len(old), len(new))):
             _walk(
                 f"{path}[{index}]",

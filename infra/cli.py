@@ -14,6 +14,8 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "infra.commands.core",  # migrate, serve, demo, token, calendar
     "infra.commands.audit",  # export, verify, checkpoint
+    "infra.commands.project",  # project run | rebuild NAME | status
+    "infra.commands.bench",  # bench-data --scale N
 )
 
 

@@ -9,6 +9,10 @@ derived at read time, on the date the caller gives (`STATUS_ON`), exactly like
 `projections.folds.derived_status`.
 """
 
+# SQL text here is assembled from constant table names and SQL fragments only; every value
+# is a bound parameter (or, for lags, an int).
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +33,7 @@ from projections.schema import DEADLINES, FUNDING, STATUS
 from projections.summary import FundingTotal, StatusCount, Summary
 
 STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
-_FAR_FUTURE = "'9999-12-31'::date"
+_FAR_FUTURE = "'infinity'::date"  # asyncpg reads it as date.max and writes date.max back as it
 
 
 def status_on_sql(on_param: str) -> str:
@@ -74,16 +78,16 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str, parsers: Sequence[Callable[[str], Any]]) -> list[Any]:
+    invalid = InvalidInput(
+        "invalid_cursor", "the cursor is not one this list returned", field="cursor"
+    )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw, type=list[str])
-        if len(values) != len(parsers):
-            raise ValueError("wrong length")
-        return [parse(value) for parse, value in zip(parsers, values, strict=True)]
+        parsed = [parse(value) for parse, value in zip(parsers, values, strict=True)]
     except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
-        raise InvalidInput(
-            "invalid_cursor", "the cursor is not one this list returned", field="cursor"
-        ) from None
+        raise invalid from None
+    return parsed
 
 
 def _text(value: str) -> str:
@@ -188,7 +192,7 @@ async def list_clusters(
         )
     direction = "DESC" if descending else "ASC"
     sql = (
-        f"SELECT cluster_id AS id, name, programme, province_code, city_code, county_code, "  # noqa: S608 - only bound parameters and constant SQL
+        f"SELECT cluster_id AS id, name, programme, province_code, city_code, county_code, "
         f"leading_industry, operating_unit, {status_sql} AS status, status AS recorded_status, "
         f"applied_on, certified_on, valid_until, renewal_pending, last_report_year, "
         f"last_final_score, next_due_on, next_due_kind, "
@@ -274,7 +278,7 @@ async def list_deadlines(
             f"{query.bind(cluster_id)}, {query.bind(kind)}, {query.bind(subject)})"
         )
     sql = (
-        f"SELECT cluster_id, name, programme, city_code, county_code, kind, subject, due_on, "  # noqa: S608
+        f"SELECT cluster_id, name, programme, city_code, county_code, kind, subject, due_on, "
         f"provisional, due_on < {reference} AS overdue, position "
         f"FROM {DEADLINES.prefix}{query.where_sql} "
         f"ORDER BY due_on, cluster_id, kind, subject LIMIT {query.bind(limit + 1)}"
@@ -363,7 +367,7 @@ async def list_funding(
             f"{query.bind(cluster_id)}, {query.bind(funding_year)})"
         )
     sql = (
-        f"SELECT {_FUNDING_COLUMNS} FROM {FUNDING.prefix}{query.where_sql} "  # noqa: S608
+        f"SELECT {_FUNDING_COLUMNS} FROM {FUNDING.prefix}{query.where_sql} "
         f"ORDER BY county_code, cluster_id, funding_year LIMIT {query.bind(limit + 1)}"
     )
     records = await conn.fetch(sql, *query.params)
@@ -377,7 +381,7 @@ async def list_funding(
 
 async def _funding_totals(conn: Any, query: _Query) -> FundingTotals:
     sql = (
-        f"SELECT city_code, county_code, budget_year AS year, "  # noqa: S608
+        f"SELECT city_code, county_code, budget_year AS year, "
         f"GROUPING(city_code, county_code, budget_year) AS level, {_SUMS} "
         f"FROM {FUNDING.prefix}{query.where_sql} GROUP BY GROUPING SETS "
         f"((city_code, county_code, budget_year), (city_code, budget_year), (budget_year), ())"
@@ -401,7 +405,7 @@ async def _funding_totals(conn: Any, query: _Query) -> FundingTotals:
 async def cluster_county(conn: Any, cluster_id: UUID) -> str | None:
     """The county of a cluster on the status board, or None if the board does not know it."""
     county: str | None = await conn.fetchval(
-        f"SELECT county_code FROM {STATUS.prefix} WHERE cluster_id = $1",  # noqa: S608
+        f"SELECT county_code FROM {STATUS.prefix} WHERE cluster_id = $1",
         cluster_id,
     )
     return county
@@ -426,13 +430,13 @@ async def fetch_summary(
             query.where(f"starts_with(county_code, {query.bind(prefix)})")
     status_sql = status_on_sql(on_param)
     status_records = await conn.fetch(
-        f"SELECT {status_sql} AS status, city_code, county_code, "  # noqa: S608
+        f"SELECT {status_sql} AS status, city_code, county_code, "
         f"extract(year FROM applied_on)::int AS year, count(*)::int AS clusters "
         f"FROM {STATUS.prefix}{status_query.where_sql} GROUP BY 1, 2, 3, 4",
         *status_query.params,
     )
     funding_records = await conn.fetch(
-        f"SELECT city_code, county_code, budget_year AS year, {_SUMS} "  # noqa: S608
+        f"SELECT city_code, county_code, budget_year AS year, {_SUMS} "
         f"FROM {FUNDING.prefix}{funding_query.where_sql} GROUP BY 1, 2, 3",
         *funding_query.params,
     )

@@ -12,6 +12,7 @@ so that the runner reads the log with the application's own name, msgspec mapper
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -118,7 +119,8 @@ class Projector:
                 self._failures.append(failure)
             self._log.error(
                 "projection_failed", view=name, error=failure.error,
-                position=runner.view.position(), exc_info=exc,
+                position=runner.view.position(),
+                traceback="".join(traceback.format_exception(exc)),
             )
             self.failed.set()
 

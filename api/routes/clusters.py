@@ -86,9 +86,10 @@ async def apply_for_certification(
     leading industry, operating unit (XM), programme, certification figures, the 3-year plan's
     targets (FJ) and the negative-list declaration. Returns 201 with the new case's Location;
     no If-Match (there is no case yet)."""
-    _check_county(runtime_of(request).ledger.services.regions, data.dossier.county_code)
+    regions = runtime_of(request).ledger.services.regions
     return await run_command(
         request, preconditions, data, ClusterLedger.apply_for_certification, None,
+        check=lambda: _check_county(regions, data.dossier.county_code),
         dossier=data.dossier.to_domain(),
     )
 

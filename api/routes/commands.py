@@ -152,13 +152,18 @@ async def run_command(
     verb: Callable[..., CommandResult],
     cluster_id: UUID | None,
     /,
+    *,
+    check: Callable[[], None] | None = None,
     **facts: Any,
 ) -> Response[CommandResponse]:
     """Run one ledger verb for the caller, at most once per Idempotency-Key.
 
     `cluster_id` None means the verb opens a new case (no If-Match, 201 with Location).
+    `check` validates the body further once its types are known to be right.
     """
     await ensure_strict(request, type(data))
+    if check is not None:
+        check()
     runtime = runtime_of(request)
     context = request_context(request)
     actor = request.user
@@ -179,7 +184,9 @@ async def run_command(
     async def run(record: IdempotencyRecord | None) -> CommandResult:
         if cluster_id is None:
             return await runtime.call(verb, runtime.ledger, meta, idempotency=record, **facts)
-        return verb(runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts)
+        return await runtime.call(
+            verb, runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts
+        )
 
     outcome = await execute_once(runtime.pool, gate, 201 if cluster_id is None else 200, run)
     body = msgspec.convert(outcome.body, CommandResponse)

@@ -5,6 +5,9 @@
 - `checkpoints`: storing and creating checkpoints in PostgreSQL;
 - `checkpointer`: the API process signs due checkpoints in the background;
 - `export`: streaming the log out (CLI file, HTTP stream) in constant memory;
-- `verify`: offline verification of an export: chain, signatures, replay, summary;
-- `summary`: the status and funding figures rebuilt from the events.
+- `verify`: offline verification of an export: chain, signatures, replay, and the status and
+  funding summary rebuilt with the read side's own folds (`projections.folds`, `.summary`);
+- `report`: the verification report as text.
+
+The auditor's walkthrough is /work/briefs/README-audit.md.
 """

@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from functools import lru_cache
+from typing import IO, Any
 from uuid import UUID
 
 import msgspec
 from psycopg import Cursor
+from psycopg.rows import tuple_row
 
 from infra.audit.format import (
     FORMAT,
@@ -32,7 +34,7 @@ from infra.audit.format import (
 from infra.chain import GENESIS
 from infra.progress import Progress
 
-EVENTS_TABLE = "clusterledger_events"
+EVENTS_TABLE = "clusterledger_events"  # eventsourcing's table of the ClusterLedger application
 WINDOW = 5000  # positions per query
 
 
@@ -54,8 +56,8 @@ class ExportStats(msgspec.Struct, frozen=True, kw_only=True):
 _WINDOW_SQL = (
     "SELECT coalesce(e.notification_id, c.notification_id) AS position,"
     " e.originator_id, e.originator_version, e.topic, e.state, c.hash"
-    f" FROM (SELECT notification_id, originator_id, originator_version, topic, state"
-    f"       FROM {EVENTS_TABLE} WHERE notification_id > {{0}} AND notification_id <= {{1}}) e"
+    " FROM (SELECT notification_id, originator_id, originator_version, topic, state"
+    "       FROM clusterledger_events WHERE notification_id > {0} AND notification_id <= {1}) e"
     " FULL JOIN (SELECT notification_id, hash FROM ledger_chain"
     "            WHERE notification_id > {0} AND notification_id <= {1}) c"
     " ON c.notification_id = e.notification_id ORDER BY 1"
@@ -65,16 +67,17 @@ _CHECKPOINTS_SQL = (
     " WHERE position > {0} AND position <= {1} ORDER BY position"
 )
 _NEXT_SQL = (
-    f"SELECT least((SELECT min(notification_id) FROM {EVENTS_TABLE} WHERE notification_id > {{0}}),"
+    "SELECT least((SELECT min(notification_id) FROM clusterledger_events"
+    " WHERE notification_id > {0}),"
     " (SELECT min(notification_id) FROM ledger_chain WHERE notification_id > {0}),"
     " (SELECT min(position) FROM audit_checkpoints WHERE position > {0})) AS next"
 )
 _HEAD_SQL = (
-    f"SELECT greatest((SELECT max(notification_id) FROM {EVENTS_TABLE}),"
+    "SELECT greatest((SELECT max(notification_id) FROM clusterledger_events),"
     " (SELECT max(notification_id) FROM ledger_chain)) AS head"
 )
 _LIMIT_SQL = (
-    f"SELECT max(notification_id) AS last FROM (SELECT notification_id FROM {EVENTS_TABLE}"
+    "SELECT max(notification_id) AS last FROM (SELECT notification_id FROM clusterledger_events"
     " WHERE notification_id > {0} ORDER BY notification_id LIMIT {1}) AS page"
 )
 _ANCHOR_SQL = (
@@ -115,33 +118,21 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _NULL = _null()
 
 
-class _EventOut(
-    msgspec.Struct, kw_only=True, tag="event", tag_field="kind", omit_defaults=True
-):
-    """An event line as written: the repeated fields are copied from the payload verbatim."""
-
-    position: int
-    cluster_id: UUID
-    version: int
-    type: str
-    topic: str
-    recorded_at: msgspec.Raw
-    effective_date: msgspec.Raw
-    actor: msgspec.Raw
-    document_number: msgspec.Raw
-    hash: str | None
-    payload: msgspec.Raw | None = None
-    payload_b64: str | None = None
+_encode = msgspec.json.encode
 
 
-def _event_type(topic: str) -> str:
-    return topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+@lru_cache(maxsize=4096)
+def _topic_fields(topic: str) -> bytes:
+    event_type = topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+    return b',"type":' + _encode(event_type) + b',"topic":' + _encode(topic)
 
 
 def event_line(
     position: int, originator_id: UUID, version: int, topic: str, state: bytes,
     chain_hash: bytes | None,
 ) -> bytes:
+    """One event line (`infra.audit.format.EventLine`), assembled from parts that are each
+    valid JSON: the copied fields are the payload's own bytes, the payload is the stored state."""
     envelope: _Envelope | None = None
     # Embed verbatim only what round-trips byte for byte: one JSON object on one line.
     if state[:1] == b"{" and state[-1:] == b"}" and b"\n" not in state and b"\r" not in state:
@@ -149,38 +140,56 @@ def event_line(
             envelope = _ENVELOPE.decode(state)
         except (msgspec.DecodeError, msgspec.ValidationError):
             envelope = None
+    parts: list[Any] = [
+        b'{"kind":"event","position":%d,"cluster_id":"%s","version":%d'
+        % (position, str(originator_id).encode("ascii"), version),
+        _topic_fields(topic),
+    ]
     meta = envelope.meta if envelope is not None else None
-    line = _EventOut(
-        position=position,
-        cluster_id=originator_id,
-        version=version,
-        type=_event_type(topic),
-        topic=topic,
-        recorded_at=envelope.timestamp if envelope is not None else _NULL,
-        effective_date=meta.effective_date if meta is not None else _NULL,
-        actor=meta.actor if meta is not None else _NULL,
-        document_number=meta.document_number if meta is not None else _NULL,
-        hash=chain_hash.hex() if chain_hash is not None else None,
-        payload=msgspec.Raw(state) if envelope is not None else None,
-        payload_b64=None if envelope is not None else base64.b64encode(state).decode("ascii"),
+    if envelope is not None and meta is not None:
+        parts += [
+            b',"recorded_at":', envelope.timestamp, b',"effective_date":', meta.effective_date,
+            b',"actor":', meta.actor, b',"document_number":', meta.document_number,
+        ]
+    elif envelope is not None:
+        parts += [
+            b',"recorded_at":', envelope.timestamp,
+            b',"effective_date":null,"actor":null,"document_number":null',
+        ]
+    else:
+        parts.append(
+            b',"recorded_at":null,"effective_date":null,"actor":null,"document_number":null'
+        )
+    parts.append(
+        b',"hash":"%s"' % chain_hash.hex().encode("ascii") if chain_hash is not None
+        else b',"hash":null'
     )
-    return encode_line(line)
+    if envelope is not None:
+        parts += [b',"payload":', state, b"}\n"]
+    else:
+        parts += [b',"payload_b64":"', base64.b64encode(state), b'"}\n']
+    return b"".join(parts)
 
 
-def checkpoint_line(row: Mapping[str, Any]) -> bytes:
+def checkpoint_line(row: Sequence[Any]) -> bytes:
+    """A checkpoint row: (position, hash, created_at, signature, key_fingerprint)."""
+    position, chain_hash, created_at, signature, fingerprint = row
     return encode_line(
         CheckpointLine(
-            position=row["position"],
-            hash=bytes(row["hash"]).hex(),
-            created_at=row["created_at"],
-            signature=base64.b64encode(bytes(row["signature"])).decode("ascii"),
-            key_fingerprint=row["key_fingerprint"],
+            position=position,
+            hash=bytes(chain_hash).hex(),
+            created_at=created_at,
+            signature=base64.b64encode(bytes(signature)).decode("ascii"),
+            key_fingerprint=fingerprint,
         )
     )
 
 
 class _LineMaker:
-    """Turns windows of rows into lines, keeping the count and the last chain entry."""
+    """Turns windows of rows into lines, keeping the count and the last chain entry.
+
+    Rows are positional (psycopg tuples or asyncpg records): the window query's columns are
+    (position, originator_id, originator_version, topic, state, hash)."""
 
     def __init__(self) -> None:
         self.events = 0
@@ -188,42 +197,42 @@ class _LineMaker:
         self.last_position: int | None = None
         self.last_hash: bytes | None = None
 
-    def window(
-        self, rows: Sequence[Mapping[str, Any]], checkpoints: Sequence[Mapping[str, Any]]
-    ) -> list[bytes]:
+    def window(self, rows: Sequence[Sequence[Any]], checkpoints: Sequence[Sequence[Any]]) -> bytes:
         lines: list[bytes] = []
         pending = iter(checkpoints)
         checkpoint = next(pending, None)
-        for row in rows:
-            position = row["position"]
-            while checkpoint is not None and checkpoint["position"] < position:
+        events = 0
+        chain_hash: bytes | None = None
+        for position, originator_id, version, topic, state, stored_hash in rows:
+            while checkpoint is not None and checkpoint[0] < position:
                 lines.append(checkpoint_line(checkpoint))
                 self.checkpoints += 1
                 checkpoint = next(pending, None)
-            chain_hash = bytes(row["hash"]) if row["hash"] is not None else None
-            if row["topic"] is None:
+            chain_hash = bytes(stored_hash) if stored_hash is not None else None
+            if topic is None:
                 assert chain_hash is not None  # FULL JOIN: one side is present  # noqa: S101
                 lines.append(encode_line(MissingLine(position=position, hash=chain_hash.hex())))
             else:
                 lines.append(
                     event_line(
-                        position, _uuid(row["originator_id"]), row["originator_version"],
-                        row["topic"], bytes(row["state"]), chain_hash,
+                        position, _uuid(originator_id), version, topic, bytes(state), chain_hash
                     )
                 )
-                self.events += 1
-            self.last_position = position
+                events += 1
             if chain_hash is not None:
                 self.last_hash = chain_hash
-            while checkpoint is not None and checkpoint["position"] == position:
+            while checkpoint is not None and checkpoint[0] == position:
                 lines.append(checkpoint_line(checkpoint))
                 self.checkpoints += 1
                 checkpoint = next(pending, None)
+        if rows:
+            self.last_position = rows[-1][0]
+        self.events += events
         for rest in (checkpoint, *pending):
             if rest is not None:
                 lines.append(checkpoint_line(rest))
                 self.checkpoints += 1
-        return lines
+        return b"".join(lines)
 
     def end(self) -> bytes:
         return encode_line(
@@ -303,13 +312,15 @@ def export_lines(
     maker = maker or _LineMaker()
     yield header_line(export_range, public_pem, fingerprint)
     window_sql, checkpoints_sql, next_sql = _pg(_WINDOW_SQL), _pg(_CHECKPOINTS_SQL), _pg(_NEXT_SQL)
+    # Same connection and transaction; tuples, and bytea in binary (no hex text to parse).
+    rows_cur = cur.connection.cursor(row_factory=tuple_row, binary=True)
     lo = export_range.after
     while lo < export_range.to:
         hi = min(lo + WINDOW, export_range.to)
-        rows = cur.execute(window_sql, {"a": lo, "b": hi}).fetchall()
-        checkpoints = cur.execute(checkpoints_sql, {"a": lo, "b": hi}).fetchall()
+        rows = rows_cur.execute(window_sql, {"a": lo, "b": hi}).fetchall()
+        checkpoints = rows_cur.execute(checkpoints_sql, {"a": lo, "b": hi}).fetchall()
         if rows or checkpoints:
-            yield b"".join(maker.window(rows, checkpoints))
+            yield maker.window(rows, checkpoints)
             lo = hi
         else:  # a long run of unused positions: jump to the next used one
             following = _first(cur.execute(next_sql, {"a": hi}).fetchone())
@@ -322,7 +333,7 @@ def export_lines(
 
 
 def write_export(
-    cur: Cursor[Any], out: BinaryIO, *, after: int = 0, to: int | None = None,
+    cur: Cursor[Any], out: IO[bytes], *, after: int = 0, to: int | None = None,
     public_pem: str | None = None, fingerprint: str | None = None,
     progress: Progress | None = None,
 ) -> ExportStats:
@@ -372,7 +383,7 @@ async def stream_export(
             checkpoints = await conn.fetch(checkpoints_sql, lo, hi)
             following = None if rows or checkpoints else await conn.fetchval(next_sql, hi)
         if rows or checkpoints:
-            yield b"".join(maker.window(rows, checkpoints))
+            yield maker.window(rows, checkpoints)
             lo = hi
         elif following is None or following > export_range.to:
             break

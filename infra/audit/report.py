@@ -41,27 +41,28 @@ def render_report(report: VerifyReport, source: str) -> str:
     summary = report.summary
     if summary is not None:
         add("")
-        add(f"Summary (statuses read on {summary.on.isoformat()})")
-        add("  clusters by status          status          city    county  applied  clusters")
+        add(f"Summary (statuses read on {summary.on.isoformat()}; compare GET /api/stats?on=...)")
+        add("  Clusters by status")
+        add(f"    {'status':<16}{'city':<8}{'county':<8}{'applied':<9}{'clusters':>8}")
         totals: dict[str, int] = {}
         for row in summary.clusters:
             totals[row.status] = totals.get(row.status, 0) + row.clusters
             add(
-                f"{'':30}{row.status:<16}{row.city_code:<8}{row.county_code:<8}"
-                f"{row.year:<9}{row.clusters:>8}"
+                f"    {row.status:<16}{row.city_code:<8}{row.county_code:<8}{row.year:<9}"
+                f"{row.clusters:>8}"
             )
-        for status, count in sorted(totals.items()):
-            add(f"  total {status:<22}{count:>8}")
-        add("  funding (yuan)              city    county  year      approved          paid")
+        add("    total: " + ", ".join(f"{s} {n}" for s, n in sorted(totals.items())))
+        add("  Funding (yuan)")
+        add(f"    {'city':<8}{'county':<8}{'year':<6}{'approved':>16}{'paid':>16}")
         approved = paid = 0
         for funding in summary.funding:
             approved += funding.approved_fen
             paid += funding.paid_fen
             add(
-                f"{'':30}{funding.city_code:<8}{funding.county_code:<8}{funding.year:<6}"
-                f"{_yuan(funding.approved_fen):>14}{_yuan(funding.paid_fen):>14}"
+                f"    {funding.city_code:<8}{funding.county_code:<8}{funding.year:<6}"
+                f"{_yuan(funding.approved_fen):>16}{_yuan(funding.paid_fen):>16}"
             )
-        add(f"  total{'':47}{_yuan(approved):>14}{_yuan(paid):>14}")
+        add(f"    {'total':<22}{_yuan(approved):>16}{_yuan(paid):>16}")
     elif not report.complete:
         add("  (no summary: a partial export lacks the cases' beginnings)")
     add("")

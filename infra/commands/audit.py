@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("file", help="an export written by 'cluster-ledger export'")
     verify.add_argument(
-        "--public-key", dest="public_key", default=None, metavar="KEY",
-        help="PEM file of the publisher's checkpoint public key (pins the signer)",
+        "--public-key", dest="public_keys", action="append", default=[], metavar="KEY",
+        help="PEM file of the publisher's checkpoint public key (pins the signer); repeat it "
+        "for the keys used before a rotation",
     )
     verify.add_argument(
         "--on", default=None, metavar="DATE",
@@ -107,12 +108,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from infra.rules import load_regions, load_rulebook
     from projections.folds import Rules
 
-    public_key = Path(args.public_key).read_text(encoding="utf-8") if args.public_key else None
+    public_keys = [Path(path).read_text(encoding="utf-8") for path in args.public_keys]
     on = date.fromisoformat(args.on) if args.on else None
     rules = Rules(rulebook=load_rulebook(), regions=load_regions())
     with Progress("verify", unit="bytes", check_every=1 << 20) as progress:
         report = verify_file(
-            Path(args.file), rules, public_key_pem=public_key, on=on, progress=progress
+            Path(args.file), rules, public_keys=public_keys, on=on, progress=progress
         )
     if args.json:
         import msgspec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -57,7 +57,9 @@ def test_apply_returns_201_with_location_etag_and_position(
     assert body["version"] == 1
     assert body["events"] == ["Applied"]
     assert isinstance(body["position"], int)
-    assert client.get(response.headers["location"], headers=auth("county", SIMING)).status_code == 200
+    assert (
+        client.get(response.headers["location"], headers=auth("county", SIMING)).status_code == 200
+    )
 
 
 def test_apply_body_round_trips_the_domain_dossier(client: TestClient[Any], auth: Auth) -> None:
@@ -126,7 +128,11 @@ def test_command_on_unknown_cluster_is_404(client: TestClient[Any], auth: Auth) 
 def test_actor_comes_from_the_token_not_the_body(client: TestClient[Any], auth: Auth) -> None:
     response = client.post(
         "/api/clusters",
-        json={"effective_date": "2024-12-02", "dossier": _dossier_json(), "actor": {"user_id": "x"}},
+        json={
+            "effective_date": "2024-12-02",
+            "dossier": _dossier_json(),
+            "actor": {"user_id": "x"},
+        },
         headers=auth("county", SIMING),
     )
     assert response.status_code == 400
@@ -142,8 +148,13 @@ def test_events_carry_actor_dates_document_and_request_ids(
     digest = "ab" * 32
     recommended = client.post(
         f"/api/clusters/{cid}/recommendation",
-        json={"effective_date": "2024-12-16", "onsite_verified": True, "document_number": "厦工信〔2024〕9号",
-              "comment": "现场核查通过", "attachments": [digest]},
+        json={
+            "effective_date": "2024-12-16",
+            "onsite_verified": True,
+            "document_number": "厦工信〔2024〕9号",
+            "comment": "现场核查通过",
+            "attachments": [digest],
+        },
         headers=auth("city", XIAMEN, **{"If-Match": '"1"', "X-Request-ID": "req-rec-1"}),
     )
     assert recommended.headers["x-request-id"] == "req-rec-1"
@@ -167,8 +178,12 @@ def test_events_carry_actor_dates_document_and_request_ids(
         "attachments": [digest],
         "request_id": "req-rec-1",
         "correlation_id": "req-rec-1",
-        "actor": {"user_id": f"city-{XIAMEN}", "role": "city", "organisation": "city office",
-                  "jurisdiction": XIAMEN},
+        "actor": {
+            "user_id": f"city-{XIAMEN}",
+            "role": "city",
+            "organisation": "city office",
+            "jurisdiction": XIAMEN,
+        },
         "payload": {"rulebook_version": "XM-2024", "onsite_verified": True},
     }
     assert recommend["recorded_at"].endswith(("Z", "+00:00"))
@@ -191,8 +206,12 @@ def test_xm_certification_effective_date_is_kept_apart_from_recording(
     client: TestClient[Any], auth: Auth
 ) -> None:
     cid = certified_xm(_ledger(client))
-    events = client.get(f"/api/clusters/{cid}/events", headers=auth("city", XIAMEN)).json()["events"]
+    events = client.get(f"/api/clusters/{cid}/events", headers=auth("city", XIAMEN)).json()[
+        "events"
+    ]
     certified = events[-1]
     assert certified["type"] == "Certified"
     assert certified["effective_date"] == "2025-01-20"
-    assert certified["recorded_at"][:10] != "2025-01-20" or date.today() == date(2025, 1, 20)
+    recorded = datetime.fromisoformat(certified["recorded_at"])
+    assert recorded.tzinfo is not None
+    assert recorded.date() > date(2025, 1, 20)  # recorded now, effective on the decision's date

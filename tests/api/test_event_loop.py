@@ -65,9 +65,12 @@ def test_reads_answer_while_a_write_waits_for_the_database(
     ledger: ClusterLedger = client.app.state.runtime.ledger
     cid = certified_xm(ledger)
     assert api_settings.database_url is not None
-    with psycopg.connect(api_settings.database_url) as locker, \
-            psycopg.connect(api_settings.database_url, autocommit=True) as observer, \
-            ThreadPoolExecutor(max_workers=1) as pool, httpx.Client(base_url=live_url) as http:
+    with (
+        psycopg.connect(api_settings.database_url) as locker,
+        psycopg.connect(api_settings.database_url, autocommit=True) as observer,
+        ThreadPoolExecutor(max_workers=1) as pool,
+        httpx.Client(base_url=live_url) as http,
+    ):
         locker.execute("LOCK TABLE clusterledger_events IN EXCLUSIVE MODE")
         write = pool.submit(
             http.post,

@@ -32,31 +32,49 @@ def _approved_year_one(ledger: ClusterLedger) -> tuple[UUID, int]:
     """A certified XM cluster whose year-1 subsidy is approved and whose notice is over."""
     cid = certified_xm(ledger)
     ledger.submit_fund_use_plan(
-        cid, meta("operating_unit", SIMING, date(2025, 2, 10)), 3, funding_year=1,
+        cid,
+        meta("operating_unit", SIMING, date(2025, 2, 10)),
+        3,
+        funding_year=1,
         lines=plan_lines(YEAR_ONE_FEN),
     )
     ledger.review_fund_use_plan(
         cid, meta("county", SIMING, date(2025, 2, 20)), 4, funding_year=1, passed=True
     )
     ledger.approve_subsidy(
-        cid, meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"), 5,
-        funding_year=1, amount_fen=YEAR_ONE_FEN,
+        cid,
+        meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"),
+        5,
+        funding_year=1,
+        amount_fen=YEAR_ONE_FEN,
     )
     return cid, 6
 
 
 def _payment(voucher: str, amount: int = YEAR_ONE_FEN) -> dict[str, Any]:
-    return {"effective_date": "2025-03-20", "funding_year": 1, "amount_fen": amount,
-            "voucher": voucher}
+    return {
+        "effective_date": "2025-03-20",
+        "funding_year": 1,
+        "amount_fen": amount,
+        "voucher": voucher,
+    }
 
 
 def _pay(
-    client: TestClient[Any], auth: Auth, cid: UUID, body: dict[str, Any], version: int, key: str,
+    client: TestClient[Any],
+    auth: Auth,
+    cid: UUID,
+    body: dict[str, Any],
+    version: int,
+    key: str,
     user_id: str | None = None,
 ) -> Any:
     return client.post(
-        f"/api/clusters/{cid}/payments", json=body,
-        headers=auth("city", XIAMEN, user_id, **{"If-Match": f'"{version}"', "Idempotency-Key": key}),
+        f"/api/clusters/{cid}/payments",
+        json=body,
+        headers=auth(
+            "city", XIAMEN, user_id, **{"If-Match": f'"{version}"', "Idempotency-Key": key}
+        ),
     )
 
 
@@ -87,8 +105,11 @@ def test_field_order_and_whitespace_do_not_change_the_fingerprint(
 ) -> None:
     cid, version = _approved_year_one(_ledger(client))
     key, body = str(uuid.uuid4()), _payment(f"V-{uuid.uuid4().hex[:12]}")
-    headers = auth("city", XIAMEN, **{"If-Match": f'"{version}"', "Idempotency-Key": key,
-                                      "Content-Type": "application/json"})
+    headers = auth(
+        "city",
+        XIAMEN,
+        **{"If-Match": f'"{version}"', "Idempotency-Key": key, "Content-Type": "application/json"},
+    )
     first = client.post(f"/api/clusters/{cid}/payments", json=body, headers=headers)
     reordered = msgspec.json.encode(dict(reversed(list(body.items())))).replace(b",", b" ,  ")
     retry = client.post(f"/api/clusters/{cid}/payments", content=reordered, headers=headers)
@@ -102,7 +123,10 @@ def test_same_key_with_another_body_is_422_and_writes_nothing(
 ) -> None:
     cid, version = _approved_year_one(_ledger(client))
     key = str(uuid.uuid4())
-    assert _pay(client, auth, cid, _payment("V-A-" + key[:8], 40_000_000), version, key).status_code == 200
+    assert (
+        _pay(client, auth, cid, _payment("V-A-" + key[:8], 40_000_000), version, key).status_code
+        == 200
+    )
     reused = _pay(client, auth, cid, _payment("V-B-" + key[:8], 30_000_000), version + 1, key)
     assert reused.status_code == 422
     assert reused.headers["content-type"].startswith("application/problem+json")
@@ -129,8 +153,14 @@ def test_replay_is_returned_even_after_the_case_moved_on(
     cid, version = _approved_year_one(_ledger(client))
     key, body = str(uuid.uuid4()), _payment(f"V-{uuid.uuid4().hex[:12]}", 60_000_000)
     first = _pay(client, auth, cid, body, version, key)
-    second = _pay(client, auth, cid, _payment(f"V-{uuid.uuid4().hex[:12]}", 10_000_000),
-                  version + 1, str(uuid.uuid4()))
+    second = _pay(
+        client,
+        auth,
+        cid,
+        _payment(f"V-{uuid.uuid4().hex[:12]}", 10_000_000),
+        version + 1,
+        str(uuid.uuid4()),
+    )
     assert second.status_code == 200
     retry = _pay(client, auth, cid, body, version, key)  # If-Match is stale by now
     assert retry.status_code == 200
@@ -153,8 +183,12 @@ def test_keys_belong_to_one_user(client: TestClient[Any], auth: Auth) -> None:
     key = str(uuid.uuid4())
     body = {"effective_date": "2024-12-02", "dossier": msgspec.to_builtins(xm_dossier())}
     headers = {"Idempotency-Key": key}
-    first = client.post("/api/clusters", json=body, headers=auth("county", SIMING, "alice", **headers))
-    other = client.post("/api/clusters", json=body, headers=auth("county", SIMING, "bob", **headers))
+    first = client.post(
+        "/api/clusters", json=body, headers=auth("county", SIMING, "alice", **headers)
+    )
+    other = client.post(
+        "/api/clusters", json=body, headers=auth("county", SIMING, "bob", **headers)
+    )
     assert first.status_code == other.status_code == 201
     assert first.json()["cluster_id"] != other.json()["cluster_id"]
     assert "idempotency-replayed" not in other.headers
@@ -189,7 +223,8 @@ def test_key_is_stored_with_the_events_position(
     with psycopg.connect(api_settings.database_url) as conn:
         row = conn.execute(
             "SELECT status_code, notification_id, fingerprint FROM idempotency_keys"
-            " WHERE user_id = %s AND key = %s", (f"city-{XIAMEN}", key),
+            " WHERE user_id = %s AND key = %s",
+            (f"city-{XIAMEN}", key),
         ).fetchone()
     assert row is not None
     assert row[0] == 200

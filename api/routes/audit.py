@@ -1,0 +1,382 @@
+"""Audit: the event log as NDJSON, the signed checkpoints, and the state of a case at a date.
+
+Who may read the whole log (`GET /api/audit/events`): an auditor, the province or an
+administrator whose jurisdiction is the province (350000). The log holds every case of every
+county, so a city or county user, whose reads stop at their own area, may not; nor may an
+auditor engaged for one city. Checkpoints (`GET /api/audit/checkpoints`) are positions, hashes and
+signatures, nothing about a case: every authenticated user may read them, so that anyone holding
+an export can check it.
+
+State at a date (`/api/clusters/{id}/state`, `/diff`) is a read of one case: any role, inside its
+jurisdiction, like `GET /api/clusters/{id}`. The reconstruction is `domain.history`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from litestar import Request, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from api.errors import READ_ERRORS, problem_responses
+from api.runtime import Runtime, runtime_of
+from domain.actors import Actor, Role
+from domain.case import CaseState
+from domain.cluster import Cluster
+from domain.errors import InvalidInput, NotAllowed, NotFound
+from domain.history import CaseAtDate, CaseDiff, LoggedEvent, case_at, diff_between
+from domain.permissions import check_may_read
+from domain.regions import Regions
+from infra.audit.checkpointer import signer_of
+from infra.audit.export import EVENTS_TABLE, plan_range_async, stream_export
+from infra.audit.format import MEDIA_TYPE
+from infra.audit.signing import Checkpoint
+from projections.queries import ClusterItem
+
+ActorRequest = Request[Actor, Any, Any]
+
+LOG_READER_ROLES = frozenset({Role.AUDITOR, Role.PROVINCE, Role.ADMIN})
+MAX_CHECKPOINTS = 1000
+CLUSTER_TOPICS = "domain.cluster:Cluster.%"
+
+AsOf = Annotated[
+    date | None,
+    QueryParameter(
+        description="Valid time: apply the events whose effective date (the date on the "
+        "decision document) is on or before this date. Default: every event."
+    ),
+]
+KnownAt = Annotated[
+    datetime | None,
+    QueryParameter(
+        description="Transaction time: apply only the events recorded at or before this "
+        "instant (ISO 8601 with a time zone, e.g. 2025-06-01T00:00:00Z). Default: now."
+    ),
+]
+
+
+# ---- who may read the log --------------------------------------------------------------------
+
+
+def check_may_read_log(actor: Actor, regions: Regions) -> None:
+    """The whole log: auditor, province or administrator, with the province's jurisdiction."""
+    if actor.role not in LOG_READER_ROLES:
+        raise NotAllowed(
+            "log_reader_role",
+            f"role {actor.role} may not read the whole event log; allowed: "
+            + ", ".join(sorted(LOG_READER_ROLES)),
+            role=str(actor.role),
+        )
+    jurisdiction = next((r for r in regions if r.code == actor.jurisdiction), None)
+    if jurisdiction is None or jurisdiction.level != "province":
+        raise NotAllowed(
+            "log_needs_province_jurisdiction",
+            "the event log covers every county: only a province-level jurisdiction may read it",
+            jurisdiction=actor.jurisdiction,
+        )
+
+
+def _known_at(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(
+            "known_at_needs_time_zone",
+            "known_at is an instant: give its time zone (e.g. 2025-06-01T08:00:00Z)",
+            field="known_at",
+        )
+    return value
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+# ---- the log -----------------------------------------------------------------------------------
+
+
+@get(
+    "/api/audit/events",
+    operation_id="exportEvents",
+    tags=["audit"],
+    summary="The event log as NDJSON (header, events with chain hashes, checkpoints, end line)",
+    responses=problem_responses(400, 401, 403),
+    media_type=MEDIA_TYPE,
+)
+async def export_events(
+    request: ActorRequest,
+    after: Annotated[
+        int, QueryParameter(ge=0, description="Export the positions after this one")
+    ] = 0,
+    limit: Annotated[
+        int | None,
+        QueryParameter(ge=1, description="At most this many events (default: up to the head)"),
+    ] = None,
+) -> Stream:
+    """Streams the same lines as `cluster-ledger export`: save the body to a file and run
+    `cluster-ledger verify FILE --public-key KEY`. The range is fixed when the request
+    starts (events appended meanwhile are left for the next page: `after=<last_position>`)."""
+    runtime = runtime_of(request)
+    check_may_read_log(request.user, runtime.ledger.services.regions)
+    signer = await signer_of(runtime)
+    async with runtime.pool.acquire() as conn:
+        export_range = await plan_range_async(conn, after, None, limit)
+    lines = stream_export(runtime.pool, export_range, signer.public_pem, signer.fingerprint)
+    return Stream(
+        lines,
+        media_type=MEDIA_TYPE,
+        headers={
+            "X-Export-After": str(export_range.after),
+            "X-Export-To": str(export_range.to),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+class CheckpointList(msgspec.Struct, kw_only=True):
+    public_key: str  # PEM of the key that signs checkpoints now
+    public_key_fingerprint: str
+    checkpoints: list[Checkpoint]
+    next_after: int | None  # pass as `after` for the next page; None: this is the last
+
+
+@get(
+    "/api/audit/checkpoints",
+    operation_id="listCheckpoints",
+    tags=["audit"],
+    summary="Signed checkpoints: (position, chain hash, time) with Ed25519 signatures",
+    responses=problem_responses(400, 401),
+)
+async def list_checkpoints(
+    request: ActorRequest,
+    after: Annotated[int, QueryParameter(ge=0, description="Checkpoints after this position")] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHECKPOINTS)] = MAX_CHECKPOINTS,
+) -> CheckpointList:
+    """Each signature covers `cluster-ledger/checkpoint/v1|<position>|<hash>|<created_at>`
+    (created_at in UTC with microseconds and a Z). Compare a checkpoint's hash with the
+    `hash` of the event line at its position in an export."""
+    import base64
+
+    runtime = runtime_of(request)
+    signer = await signer_of(runtime)
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT position, hash, created_at, signature, key_fingerprint FROM audit_checkpoints"
+            " WHERE position > $1 ORDER BY position LIMIT $2",
+            after, limit + 1,
+        )
+    checkpoints = [
+        Checkpoint(
+            position=row["position"], hash=bytes(row["hash"]).hex(),
+            created_at=row["created_at"],
+            signature=base64.b64encode(bytes(row["signature"])).decode("ascii"),
+            key_fingerprint=row["key_fingerprint"],
+        )
+        for row in rows[:limit]
+    ]
+    return CheckpointList(
+        public_key=signer.public_pem,
+        public_key_fingerprint=signer.fingerprint,
+        checkpoints=checkpoints,
+        next_after=checkpoints[-1].position if len(rows) > limit else None,
+    )
+
+
+# ---- state at a date ---------------------------------------------------------------------------
+
+
+async def _logged_events(runtime: Runtime, cluster_id: UUID) -> list[tuple[int, StoredEvent]]:
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT notification_id, originator_version, topic, state FROM {EVENTS_TABLE}"  # noqa: S608
+            " WHERE originator_id = $1 AND topic LIKE $2 ORDER BY originator_version",
+            cluster_id, CLUSTER_TOPICS,
+        )
+    return [
+        (
+            row["notification_id"],
+            StoredEvent(
+                originator_id=cluster_id, originator_version=row["originator_version"],
+                topic=row["topic"], state=bytes(row["state"]),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _reconstruct(
+    runtime: Runtime, cluster_id: UUID, stored: list[tuple[int, StoredEvent]], actor: Actor,
+    dates: list[date | None], known_at: datetime | None,
+) -> list[CaseAtDate]:
+    """Decode, authorise by the case's county, and fold once per date (worker thread)."""
+    mapper = runtime.ledger.mapper
+    events = [LoggedEvent(mapper.to_domain_event(s), position) for position, s in stored]
+    if not events or not isinstance(events[0].event, Cluster.Applied):
+        raise NotFound("cluster_not_found", f"no cluster case {cluster_id}")
+    check_may_read(actor, events[0].event.dossier.county_code, runtime.ledger.services.regions)
+    today = _today()
+    return [
+        case_at(cluster_id, events, today=today, as_of=day, known_at=known_at) for day in dates
+    ]
+
+
+@get(
+    "/api/clusters/{cluster_id:uuid}/state",
+    operation_id="getClusterStateAt",
+    tags=["audit"],
+    summary="The case as it stood on a date (valid time) and/or as known at an instant "
+    "(transaction time)",
+    responses=READ_ERRORS,
+)
+async def get_state_at(
+    request: ActorRequest, cluster_id: FromPath[UUID], as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> CaseAtDate:
+    """`as_of=DATE`: the events effective on or before DATE, as the record stands now.
+    `known_at=INSTANT`: only the events recorded by then. Both: what was known at INSTANT about
+    DATE. Events are applied in recording order, so a later correction wins over what it
+    corrects. `used` lists the events applied (version, log position, dates); `excluded` the
+    others, with the reason. `status` is read on `status_on` (a lapsed certification reads
+    `expired`); `exists` is false before the application."""
+    runtime = runtime_of(request)
+    known = _known_at(known_at)
+    stored = await _logged_events(runtime, cluster_id)
+    (result,) = await runtime.call(
+        _reconstruct, runtime, cluster_id, stored, request.user, [as_of], known
+    )
+    return result
+
+
+@get(
+    "/api/clusters/{cluster_id:uuid}/diff",
+    operation_id="getClusterDiff",
+    tags=["audit"],
+    summary="What changed in a case between two dates",
+    responses=READ_ERRORS,
+)
+async def get_diff(
+    request: ActorRequest,
+    cluster_id: FromPath[UUID],
+    from_date: Annotated[date, QueryParameter(name="from", description="Earlier date")],
+    to_date: Annotated[date, QueryParameter(name="to", description="Later date")],
+    known_at: KnownAt = None,
+) -> CaseDiff:
+    """The case as of `from` and as of `to` (both as known at `known_at`, default now), the
+    field paths that differ (`old` -> `new`; null where absent) and the events in between."""
+    if to_date < from_date:
+        raise InvalidInput("to_before_from", "`to` must not be earlier than `from`", field="to")
+    runtime = runtime_of(request)
+    known = _known_at(known_at)
+    stored = await _logged_events(runtime, cluster_id)
+    before, after = await runtime.call(
+        _reconstruct, runtime, cluster_id, stored, request.user, [from_date, to_date], known
+    )
+    return diff_between(before, after)
+
+
+# ---- the status board on a date ------------------------------------------------------------------
+
+
+def _board_item(state: CaseAtDate, regions: Regions) -> ClusterItem:
+    case: CaseState = state.case  # type: ignore[assignment]  # only existing cases
+    dossier = case.dossier
+    finals = [a for a in case.assessments.values() if a.final_score is not None]
+    last_final: Decimal | None = max(finals, key=lambda a: a.year).final_score if finals else None
+    county = dossier.county_code
+    return ClusterItem(
+        id=state.cluster_id,
+        name=dossier.name,
+        programme=str(dossier.programme),
+        province_code=county[:2] + "0000",
+        city_code=regions.city_of(county).code,
+        county_code=county,
+        leading_industry=dossier.leading_industry,
+        operating_unit=dossier.operating_unit,
+        status=state.status or "",
+        recorded_status=str(case.status),
+        applied_on=case.applied_on,
+        certified_on=case.certified_on,
+        valid_until=case.valid_until,
+        renewal_pending=case.renewal is not None and case.renewal.passed is None,
+        last_report_year=max(case.reports) if case.reports else None,
+        last_final_score=last_final,
+        next_due_on=None,  # deadlines are not reconstructed for past dates
+        next_due_kind=None,
+        next_due_overdue=False,
+        version=state.version or 0,
+        position=max((ref.position or 0 for ref in state.used), default=0),
+    )
+
+
+def _cluster_streams(runtime: Runtime) -> Iterator[tuple[UUID, list[tuple[int, StoredEvent]]]]:
+    """Every cluster's stored events, one cluster at a time (server-side cursor)."""
+    datastore = runtime.ledger.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.get_connection() as conn, conn.transaction():
+        cursor = conn.cursor(name="board_as_of")
+        cursor.itersize = 2000
+        cursor.execute(
+            f"SELECT originator_id, originator_version, topic, state, notification_id"  # noqa: S608
+            f" FROM {EVENTS_TABLE} WHERE topic LIKE %s ORDER BY originator_id, originator_version",
+            (CLUSTER_TOPICS,),
+        )
+        current: UUID | None = None
+        events: list[tuple[int, StoredEvent]] = []
+        for row in cursor:
+            cluster_id = row["originator_id"]
+            if cluster_id != current:
+                if current is not None:
+                    yield current, events
+                current, events = cluster_id, []
+            events.append(
+                (
+                    row["notification_id"],
+                    StoredEvent(
+                        originator_id=cluster_id, originator_version=row["originator_version"],
+                        topic=row["topic"], state=bytes(row["state"]),
+                    ),
+                )
+            )
+        if current is not None:
+            yield current, events
+
+
+def board_rows(
+    runtime: Runtime, as_of: date | None, known_at: datetime | None, actor: Actor
+) -> list[ClusterItem]:
+    """Synchronous body of `board_as_of` (runs in a worker thread)."""
+    regions = runtime.ledger.services.regions
+    mapper = runtime.ledger.mapper
+    today = _today()
+    items = []
+    for cluster_id, stored in _cluster_streams(runtime):
+        first = mapper.to_domain_event(stored[0][1])
+        if not isinstance(first, Cluster.Applied) or not regions.covers(
+            actor.jurisdiction, first.dossier.county_code
+        ):
+            continue  # outside the caller's jurisdiction: the rest is never decoded
+        events = [LoggedEvent(first, stored[0][0])]
+        events += [LoggedEvent(mapper.to_domain_event(s), p) for p, s in stored[1:]]
+        state = case_at(cluster_id, events, today=today, as_of=as_of, known_at=known_at)
+        if state.exists:
+            items.append(_board_item(state, regions))
+    items.sort(key=lambda i: (i.county_code, i.applied_on, i.name, str(i.id)))
+    return items
+
+
+async def board_as_of(
+    runtime: Runtime, as_of: date | None, known_at: datetime | None, actor: Actor
+) -> list[ClusterItem]:
+    """The status board as it stood on `as_of` (and/or as known at `known_at`), for the
+    caller's jurisdiction, in the shape of the live board's items (`ClusterItem`; the
+    `next_due_*` fields are not reconstructed and stay empty). Cases not yet applied for on
+    that date are absent. Folds every case from the log: meant for occasional look-ups, not a
+    hot path (the live board reads projections)."""
+    return await runtime.call(board_rows, runtime, as_of, _known_at(known_at), actor)
+
+
+ROUTES = [export_events, list_checkpoints, get_state_at, get_diff]

@@ -1,0 +1,373 @@
+"""Read API over the projections: status board, funding ledger, deadlines, statistics.
+
+asyncpg SELECTs over the view tables (`projections.queries`); no aggregate is loaded. Every
+read is restricted to the caller's jurisdiction: the province sees all Fujian, a city its own
+counties (Pingtan 350128 counts as a city of its own, not under Fuzhou), a county itself.
+
+Lists paginate by keyset: pass the `next` of one page as `cursor` for the next. With
+`Accept: text/csv` a list answers as CSV (its items only; the next page is in the `Link`
+header). `after=<position>` (a command's `position`) waits until every view has processed that
+log position, at most `read_wait_seconds`, then answers 503 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import FromPath, QueryParameter
+
+from api.errors import ApiError, problem_responses
+from api.runtime import Runtime, runtime_of
+from domain.actors import Actor
+from domain.errors import NotAllowed, NotFound
+from domain.regions import Regions
+from domain.rulebook import Programme
+from projections.folds import DeadlineKind, FundingRow
+from projections.positions import await_position
+from projections.queries import (
+    ClusterFilters,
+    ClusterItem,
+    ClusterPage,
+    DeadlineFilters,
+    DeadlineItem,
+    DeadlinePage,
+    FundingFilters,
+    FundingPage,
+    cluster_county,
+    fetch_summary,
+    list_clusters,
+    list_deadlines,
+    list_funding,
+)
+from projections.summary import Summary
+
+CSV = "text/csv"
+READ_PROBLEMS = problem_responses(400, 401, 403, 404, 422, 503)
+MAX_LIMIT = 500
+
+ActorRequest = Request[Actor, Any, Any]
+Limit = Annotated[
+    int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1–500)")
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(max_length=500, description="The `next` value of the previous page"),
+]
+After = Annotated[
+    int | None,
+    QueryParameter(
+        ge=0,
+        description="Read-your-writes: the `position` a command returned. The read waits until "
+        "every view has processed it, or answers 503 with Retry-After.",
+    ),
+]
+On = Annotated[
+    date | None,
+    QueryParameter(
+        description="Date the status and `overdue` are read on (default: today, UTC). A "
+        "certification past its validity without a pending renewal reads `expired`."
+    ),
+]
+Region = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^\d{1,6}$",
+        description="A known six-digit division code (its counties, Pingtan counted as a city), "
+        "or a shorter code prefix",
+    ),
+]
+
+
+# ---- jurisdiction ----------------------------------------------------------------------------
+
+
+def visible_counties(regions: Regions, actor: Actor) -> list[str]:
+    """The county codes an actor may read (an unknown jurisdiction sees nothing)."""
+    return sorted(
+        region.code
+        for region in regions
+        if region.level == "county" and regions.covers(actor.jurisdiction, region.code)
+    )
+
+
+def region_scope(
+    regions: Regions, counties: list[str], region: str | None
+) -> tuple[list[str], str | None]:
+    """Narrow the visible counties by a region filter: counties and a code prefix (if any)."""
+    if region is None:
+        return counties, None
+    if len(region) == 6 and any(r.code == region for r in regions):
+        inside = {r.code for r in regions.counties_in(region)}
+        return [c for c in counties if c in inside], None
+    return counties, region
+
+
+def _scope(runtime: Runtime, actor: Actor, region: str | None) -> tuple[list[str], str | None]:
+    regions = runtime.ledger.services.regions
+    return region_scope(regions, visible_counties(regions, actor), region)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def read_after(runtime: Runtime, after: int | None) -> None:
+    """Read-your-writes: wait until every view has processed `after`, or answer 503."""
+    if after is None:
+        return
+    if await await_position(runtime.pool, after, runtime.settings.read_wait_seconds):
+        return
+    error = ApiError(
+        503,
+        "projection_lagging",
+        f"the read views have not processed log position {after} yet; retry shortly",
+    )
+    error.headers = {"Retry-After": "1"}
+    raise error
+
+
+# ---- CSV -------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | Decimal | UUID | int | str):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if isinstance(value, tuple | list):
+        return "; ".join(_cell(item) for item in value)
+    if isinstance(value, msgspec.Struct):
+        return " ".join(_cell(getattr(value, f)) for f in value.__struct_fields__)
+    return str(value)
+
+
+def to_csv(rows: Sequence[msgspec.Struct], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, column)) for column in columns])
+    return buffer.getvalue()
+
+
+def wants_csv(request: ActorRequest) -> bool:
+    return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
+
+
+def _list_response(
+    request: ActorRequest, page: Any, item_type: type[msgspec.Struct]
+) -> Response[Any]:
+    if not wants_csv(request):
+        return Response(page)
+    headers = {}
+    if page.next is not None:
+        query = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        query["cursor"] = page.next
+        headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    body = to_csv(page.items, item_type.__struct_fields__)
+    return Response(body, media_type=f"{CSV}; charset=utf-8", headers=headers)
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+
+@get(
+    "/api/clusters",
+    operation_id="listClusters",
+    tags=["reads"],
+    summary="Status board: every cluster in the caller's jurisdiction",
+    responses=READ_PROBLEMS,
+)
+async def list_clusters_route(
+    request: ActorRequest,
+    status: Annotated[
+        str | None,
+        QueryParameter(description="Status as read on `on`: applied, recommended, "
+                       "under_notice, certified, expired, renewal_failed, revoked, rejected, "
+                       "not_recommended"),
+    ] = None,
+    programme: Annotated[Programme | None, QueryParameter(description="FJ or XM")] = None,
+    region: Region = None,
+    industry: Annotated[
+        str | None, QueryParameter(max_length=100, description="Part of the leading industry")
+    ] = None,
+    due_before: Annotated[
+        date | None, QueryParameter(description="Next deadline strictly before this date")
+    ] = None,
+    sort: Annotated[
+        str,
+        QueryParameter(description="name, county_code, applied_on, certified_on, valid_until, "
+                       "next_due_on or position; prefix - to reverse"),
+    ] = "name",
+    on: On = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
+) -> Response[ClusterPage]:
+    """One row per cluster: programme, region, industry, operating unit, status (derived by
+    date), certification and validity, last annual report and score, next deadline."""
+    runtime = runtime_of(request)
+    await read_after(runtime, after)
+    counties, prefix = _scope(runtime, request.user, region)
+    filters = ClusterFilters(
+        status=status, programme=str(programme) if programme else None, industry=industry,
+        due_before=due_before,
+    )
+    async with runtime.pool.acquire() as conn:
+        page = await list_clusters(
+            conn, on=on or _today(), counties=counties, prefix=prefix, filters=filters,
+            sort=sort, limit=limit, cursor=cursor,
+        )
+    return _list_response(request, page, ClusterItem)
+
+
+@get(
+    "/api/funding",
+    operation_id="listFunding",
+    tags=["reads"],
+    summary="Funding ledger: entitled, approved, paid and remaining per cluster and year",
+    responses=READ_PROBLEMS,
+)
+async def list_funding_route(
+    request: ActorRequest,
+    region: Region = None,
+    funding_year: Annotated[
+        int | None, QueryParameter(ge=1, le=3, description="Year 1–3 of the XM subsidy")
+    ] = None,
+    year: Annotated[
+        int | None,
+        QueryParameter(ge=1990, le=2200, description="Budget year (year of the approval)"),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
+) -> Response[FundingPage]:
+    """Rows per cluster and funding year, amounts in fen, with totals per county, city and
+    budget year over every row the filters select."""
+    runtime = runtime_of(request)
+    await read_after(runtime, after)
+    counties, prefix = _scope(runtime, request.user, region)
+    filters = FundingFilters(funding_year=funding_year, year=year)
+    async with runtime.pool.acquire() as conn:
+        page = await list_funding(
+            conn, counties=counties, prefix=prefix, filters=filters, limit=limit, cursor=cursor
+        )
+    return _list_response(request, page, FundingRow)
+
+
+@get(
+    "/api/clusters/{cluster_id:uuid}/funding",
+    operation_id="getClusterFunding",
+    tags=["reads"],
+    summary="Funding ledger of one cluster",
+    responses=READ_PROBLEMS,
+)
+async def cluster_funding_route(
+    request: ActorRequest, cluster_id: FromPath[UUID], after: After = None
+) -> Response[FundingPage]:
+    """Every funding year of one cluster, with its totals; 404 if the board does not know the
+    cluster, 403 if it lies outside the caller's jurisdiction."""
+    runtime = runtime_of(request)
+    await read_after(runtime, after)
+    counties, _ = _scope(runtime, request.user, None)
+    async with runtime.pool.acquire() as conn:
+        county = await cluster_county(conn, cluster_id)
+        if county is None:
+            raise NotFound("cluster_not_found", f"no cluster case {cluster_id}")
+        if county not in counties:
+            raise NotAllowed(
+                "outside_jurisdiction",
+                f"cluster in {county} lies outside the actor's jurisdiction "
+                f"{request.user.jurisdiction}",
+                jurisdiction=request.user.jurisdiction,
+                county_code=county,
+            )
+        page = await list_funding(
+            conn, counties=[county], prefix=None,
+            filters=FundingFilters(cluster_id=cluster_id), limit=MAX_LIMIT, cursor=None,
+        )
+    return _list_response(request, page, FundingRow)
+
+
+@get(
+    "/api/deadlines",
+    operation_id="listDeadlines",
+    tags=["reads"],
+    summary="Deadlines board: every open obligation with its due date",
+    responses=READ_PROBLEMS,
+)
+async def list_deadlines_route(
+    request: ActorRequest,
+    overdue_on: Annotated[
+        date | None,
+        QueryParameter(description="Only obligations overdue on this date (due before it); "
+                       "`overdue` is then relative to it"),
+    ] = None,
+    kind: Annotated[DeadlineKind | None, QueryParameter(description="Kind of obligation")] = None,
+    programme: Annotated[Programme | None, QueryParameter(description="FJ or XM")] = None,
+    region: Region = None,
+    cluster_id: Annotated[UUID | None, QueryParameter(description="One cluster")] = None,
+    due_before: Annotated[
+        date | None, QueryParameter(description="Due strictly before this date")
+    ] = None,
+    on: On = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
+) -> Response[DeadlinePage]:
+    """Annual report, renewal, public-notice end, appeal window, appeal reply and fund-use
+    notice end, by due date; `provisional` where the calendar did not know the year."""
+    runtime = runtime_of(request)
+    await read_after(runtime, after)
+    counties, prefix = _scope(runtime, request.user, region)
+    filters = DeadlineFilters(
+        kind=str(kind) if kind else None, programme=str(programme) if programme else None,
+        cluster_id=cluster_id, due_before=due_before, overdue_on=overdue_on,
+    )
+    async with runtime.pool.acquire() as conn:
+        page = await list_deadlines(
+            conn, on=on or _today(), counties=counties, prefix=prefix, filters=filters,
+            limit=limit, cursor=cursor,
+        )
+    return _list_response(request, page, DeadlineItem)
+
+
+@get(
+    "/api/stats",
+    operation_id="getStats",
+    tags=["reads"],
+    summary="Statistics: clusters by status, region and year; funding by region and year",
+    responses=READ_PROBLEMS,
+)
+async def stats_route(
+    request: ActorRequest, region: Region = None, on: On = None, after: After = None
+) -> Summary:
+    """Cluster counts by status (as read on `on`), county, city and year of application;
+    funding totals in fen by county, city and budget year. Restricted to the caller's
+    jurisdiction."""
+    runtime = runtime_of(request)
+    await read_after(runtime, after)
+    counties, prefix = _scope(runtime, request.user, region)
+    async with runtime.pool.acquire() as conn:
+        return await fetch_summary(conn, on=on or _today(), counties=counties, prefix=prefix)
+
+
+ROUTES = [
+    list_clusters_route,
+    list_funding_route,
+    cluster_funding_route,
+    list_deadlines_route,
+    stats_route,
+]
+

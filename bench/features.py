@@ -1,0 +1,456 @@
+"""Measurements of the features built on the ledger: projection rebuild, export + offline verify,
+commands and reads over HTTP against a real server process.
+
+Each checks first that its feature is in the tree (the CLI command or the route exists) and
+raises `NotAvailable` with the reason when it is not; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from bench import wrk
+from bench.context import Context
+from bench.loadgen import CommandLoop, Get, Result, Script, Spec
+from bench.server import ChildRun, Server, run_cli
+from bench.stats import Figure, NotAvailable
+from domain.actors import Actor, Role
+from infra.settings import PROJECT_ROOT, Settings
+
+SECTION_CMD = "1. Commands over HTTP"
+SECTION_READ = "2. Reads over HTTP (16 clients)"
+SECTION_PROJ = "3. Projection rebuild from the full log"
+SECTION_AUDIT = "4. Export + offline verify of the full log"
+SECTION_STATE = "5. State at a date / replay (1,000-event case)"
+MAJOR_CHANGE_ROUTE = "/api/clusters/{cluster_id:uuid}/major-changes"
+
+
+# ---- what is in the tree ---------------------------------------------------------------------
+
+
+def cli_commands() -> dict[str, set[str]]:
+    """Sub-commands of `cluster-ledger` and, for grouped ones, their actions."""
+    from infra.cli import build_parser
+
+    found: dict[str, set[str]] = {}
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = set()
+                for inner in sub._actions:
+                    if isinstance(inner, argparse._SubParsersAction):
+                        found[name] |= set(inner.choices)
+    return found
+
+
+def routes(ctx: Context) -> set[tuple[str, str]]:
+    """(method, path) of every route of the app as `create_app` builds it (no server needed)."""
+    cached = ctx.extras.get("routes")
+    if cached is None:
+        from api.app import create_app
+
+        app = create_app(Settings(database_url=ctx.conn.url, data_dir=ctx.data_dir))
+        cached = {(m, r.path) for r in app.routes for m in getattr(r, "methods", ())}
+        ctx.extras["routes"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def require_routes(ctx: Context, *wanted: tuple[str, str]) -> None:
+    have = routes(ctx)
+    missing = [f"{m} {p}" for m, p in wanted if (m, p) not in have]
+    if missing:
+        raise NotAvailable(f"route {', '.join(missing)} is not in the app")
+
+
+def _check(run: ChildRun, what: str) -> None:
+    if run.returncode != 0:
+        msg = f"{what} exited {run.returncode}: {(run.stderr or run.stdout)[-1500:]}"
+        raise RuntimeError(msg)
+
+
+def _log_head(ctx: Context) -> int:
+    return ctx.ledger().recorder.max_notification_id() or 0
+
+
+# ---- 3. projection rebuild --------------------------------------------------------------------
+
+
+def measure_projection_rebuild(ctx: Context) -> None:
+    if "rebuild" not in cli_commands().get("project", set()):
+        raise NotAvailable("`cluster-ledger project rebuild` is not in the CLI")
+    try:
+        from projections.schema import VIEWS
+    except ImportError as exc:
+        raise NotAvailable(f"projections.schema.VIEWS: {exc}") from None
+    head = _log_head(ctx)
+    startup = run_cli(ctx.conn, ctx.data_dir, "project", "status")
+    _check(startup, "project status")
+    ctx.extras["cli_startup_s"] = startup.seconds
+    total_seconds = 0.0
+    rates = []
+    for name in VIEWS:
+        run = run_cli(ctx.conn, ctx.data_dir, "project", "rebuild", name)
+        _check(run, f"project rebuild {name}")
+        match = re.search(r"from (\d+) events", run.stdout)
+        events = int(match.group(1)) if match else head
+        total_seconds += run.seconds
+        rate = events / run.seconds
+        rates.append(rate)
+        ctx.add(Figure(
+            key=f"rebuild_{name}", section=SECTION_PROJ,
+            label=f"rebuild view `{name}` (cluster-ledger project rebuild, own process)",
+            value=rate, unit="events/s", count=events, seconds=run.seconds,
+            ceiling="scan_msgspec", target="≥ 0.5× read+decode; 1M events ≤ 30 s",
+            met=None, note=f"peak RSS {run.max_rss_mb:,.0f} MB; 1M events in "
+                           f"{1_000_000 / rate:,.0f} s; wall time includes process start-up "
+                           f"(`project status` takes {startup.seconds:.1f} s)",
+        ))
+        figure = ctx.figures[f"rebuild_{name}"]
+        figure.met = (figure.ratio or 0) >= 0.5 and rate * 30 >= 1_000_000
+    ctx.add(Figure(
+        key="rebuild_all", section=SECTION_PROJ,
+        label=f"all {len(VIEWS)} views rebuilt one after another ({', '.join(VIEWS)})",
+        value=head / total_seconds if total_seconds else None, unit="log events/s",
+        seconds=total_seconds, count=head, ceiling="scan_msgspec",
+        note=f"1M events in {1_000_000 * total_seconds / max(1, head):,.0f} s",
+    ))
+
+
+# ---- 4. export + verify ------------------------------------------------------------------------
+
+
+def measure_export_verify(ctx: Context) -> None:
+    commands = cli_commands()
+    missing = [c for c in ("export", "verify", "checkpoint") if c not in commands]
+    if missing:
+        raise NotAvailable(f"`cluster-ledger {'/'.join(missing)}` not in the CLI")
+    signed = run_cli(ctx.conn, ctx.data_dir, "checkpoint", "--head")
+    _check(signed, "checkpoint --head")
+    head = _log_head(ctx)
+    workdir = Path(tempfile.mkdtemp(prefix="cluster-ledger-export-"))
+    try:
+        full = _export_verify(ctx, workdir / "full.ndjson", None)
+        part = _export_verify(ctx, workdir / "part.ndjson", max(1, head // 10))
+    finally:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    events, export, verify, size = full
+    p_events, p_export, p_verify, _ = part
+    ctx.add(Figure(
+        key="export", section=SECTION_AUDIT, label="export the full log (cluster-ledger export)",
+        value=events / export.seconds, unit="events/s", count=events, seconds=export.seconds,
+        note=f"peak RSS {export.max_rss_mb:,.0f} MB (10% of the log: "
+             f"{p_export.max_rss_mb:,.0f} MB); file {size / 1e6:,.0f} MB",
+    ))
+    ctx.add(Figure(
+        key="verify", section=SECTION_AUDIT,
+        label="verify the export offline (chain, signatures, replay, summary)",
+        value=events / verify.seconds, unit="events/s", count=events, seconds=verify.seconds,
+        note=f"peak RSS {verify.max_rss_mb:,.0f} MB (10% of the log: "
+             f"{p_verify.max_rss_mb:,.0f} MB)",
+    ))
+    rate = events / (export.seconds + verify.seconds)
+    ctx.add(Figure(
+        key="export_verify", section=SECTION_AUDIT, label="export + verify, end to end",
+        value=rate, unit="events/s", count=events, seconds=export.seconds + verify.seconds,
+        ceiling="scan_msgspec", target="≥ 100,000 events/s", met=rate >= 100_000,
+    ))
+    peak, small = max(export.max_rss_mb, verify.max_rss_mb), max(
+        p_export.max_rss_mb, p_verify.max_rss_mb)
+    ctx.add(Figure(
+        key="export_verify_memory", section=SECTION_AUDIT,
+        label=f"peak memory, full log ({events:,} events) vs 10% ({p_events:,})",
+        value=peak, unit="MB", ratio=peak / small if small else None,
+        target="flat in the log's length", met=peak <= small * 1.25 + 20,
+        note="ratio = full / 10%",
+    ))
+
+
+def _export_verify(ctx: Context, path: Path, to: int | None) -> tuple[int, ChildRun, ChildRun, int]:
+    args = ["export", str(path)] + (["--to", str(to)] if to else [])
+    export = run_cli(ctx.conn, ctx.data_dir, *args)
+    _check(export, "export")
+    match = re.search(r"exported (\d+) events", export.stderr + export.stdout)
+    events = int(match.group(1)) if match else (to or _log_head(ctx))
+    verify = run_cli(ctx.conn, ctx.data_dir, "verify", str(path), "--json")
+    _check(verify, "verify")
+    return events, export, verify, path.stat().st_size
+
+
+# ---- the server --------------------------------------------------------------------------------
+
+
+def server(ctx: Context, *, optimize: bool = False) -> Server:
+    running = ctx.extras.get("server")
+    if running is not None and running.optimize != optimize:
+        stop_server(ctx)
+        running = None
+    if running is None:
+        running = Server(ctx.conn, ctx.data_dir, ctx.data_dir / "server.log", optimize=optimize)
+        ctx.extras["server"] = running
+        running.wait_ready()
+    return running  # type: ignore[no-any-return]
+
+
+def stop_server(ctx: Context) -> None:
+    running = ctx.extras.pop("server", None)
+    if running is not None:
+        running.stop()
+
+
+def issuer(ctx: Context) -> Any:
+    from api.auth import TokenIssuer
+    from infra.keys import dev_key_pair
+
+    settings = Settings()
+    private = dev_key_pair(ctx.data_dir / "keys", "jwt")[0]
+    return TokenIssuer(private, settings.jwt_issuer, settings.jwt_audience)
+
+
+def token(ctx: Context, role: Role, jurisdiction: str, user: str) -> str:
+    minted: str = issuer(ctx).mint(
+        Actor(user_id=user, role=role, organisation=f"bench {jurisdiction}",
+              jurisdiction=jurisdiction), ttl_seconds=4 * 3600)
+    return minted
+
+
+def load(ctx: Context, scripts: list[Script], seconds: float | None = None, *,
+         optimize: bool = False) -> Result:
+    """Run the load against the server: wrk for GETs when installed, else (and for commands)
+    the Python load generator in its own process. `ctx.extras["clients"]` records which."""
+    running = server(ctx, optimize=optimize)
+    tokens = {g.token for s in scripts for g in s.gets}
+    if wrk.available() and all(s.command is None for s in scripts) and len(tokens) == 1:
+        paths = list(dict.fromkeys(g.path for s in scripts for g in s.gets))
+        result = wrk.run_wrk(running.base, paths, tokens.pop(), connections=len(scripts),
+                             seconds=seconds or ctx.load_seconds,
+                             warmup_seconds=0 if ctx.quick else 1)
+        ctx.extras.setdefault("clients", set()).add("wrk (GET)")
+        return _checked(result)
+    ctx.extras.setdefault("clients", set()).add(
+        "bench/loadgen.py (commands)" if any(s.command for s in scripts) else
+        "bench/loadgen.py (GET: wrk not installed)")
+    spec = Spec(host="127.0.0.1", port=running.port, seconds=seconds or ctx.load_seconds,
+                warmup_seconds=0.3 if ctx.quick else 1.0, scripts=scripts)
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        f.write(msgspec.json.encode(spec))
+        spec_path = f.name
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.loadgen", spec_path],
+                              capture_output=True, text=True, check=False, cwd=PROJECT_ROOT,
+                              timeout=spec.seconds + 120)
+    finally:
+        Path(spec_path).unlink(missing_ok=True)
+    if done.returncode != 0:
+        msg = f"load generator failed: {done.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    return _checked(msgspec.json.decode(done.stdout.strip().splitlines()[-1], type=Result))
+
+
+def _checked(result: Result) -> Result:
+    if result.count == 0 or result.errors > result.count // 100:
+        msg = (f"{result.errors} errors in {result.count + result.errors} requests "
+               f"(statuses {result.statuses}); first: {result.first_error}")
+        raise RuntimeError(msg)
+    return result
+
+
+# ---- the HTTP stack itself ---------------------------------------------------------------------
+
+SECTION_HTTP = "Ceilings: HTTP stack"
+
+
+def measure_http_ceiling(ctx: Context) -> None:
+    """GET /health (no token, no database) through the same server and load generator: what the
+    HTTP stack and the client can do at most on this machine."""
+    require_routes(ctx, ("GET", "/health"))
+    for clients in (1, 16):
+        result = load(ctx, [Script(gets=[Get(path="/health", token="none")])  # noqa: S106
+                            for _ in range(clients)])
+        ctx.add(Figure(
+            key=f"http_health_{clients}", section=SECTION_HTTP,
+            label=f"GET /health (no token, no database), {clients} client"
+                  f"{'s' if clients > 1 else ''}",
+            value=result.count / result.seconds, unit="req/s", p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms, count=result.count, seconds=result.seconds,
+        ))
+    running = server(ctx)
+    ctx.extras["server_stack"] = running.stack()
+
+
+# ---- 1. commands over HTTP ---------------------------------------------------------------------
+
+
+def command_run(ctx: Context, clients: int, *, optimize: bool = False) -> Result:
+    """`clients` connections, each reporting major changes on its own certified case."""
+    ledger = ctx.ledger()
+    scripts = []
+    for cid in ctx.certified_clusters(clients):
+        cluster = ledger.get_cluster(cid)
+        county = cluster.case.dossier.county_code
+        body = json.dumps({
+            "effective_date": "2030-06-01", "comment": "园区扩区，经县政府研究同意",
+            "kind": "spatial_scope", "new_value": "规划范围调整 {n}",
+        }, ensure_ascii=False)
+        scripts.append(Script(command=CommandLoop(
+            path=f"/api/clusters/{cid}/major-changes",
+            token=token(ctx, Role.COUNTY, county, f"bench-county-{county}"),
+            version=cluster.version, body=body,
+        )))
+    return load(ctx, scripts, optimize=optimize)
+
+
+def measure_http_commands(ctx: Context) -> None:
+    require_routes(ctx, ("POST", MAJOR_CHANGE_ROUTE))
+    for clients in (1, 16):
+        result = command_run(ctx, clients)
+        rate = result.count / result.seconds
+        figure = ctx.add(Figure(
+            key=f"http_cmd_{clients}", section=SECTION_CMD,
+            label=f"POST major change (token, If-Match, Idempotency-Key → event committed), "
+                  f"{clients} client{'s' if clients > 1 else ''}",
+            value=rate, unit="cmd/s", p50_ms=result.p50_ms, p99_ms=result.p99_ms,
+            count=result.count, seconds=result.seconds, ceiling=f"ledger_cmd_{min(clients, 4)}",
+        ))
+        insert = ctx.figures.get(f"asyncpg_insert_{clients}")
+        if insert and insert.value:
+            figure.note = f"{rate / insert.value:.2f}× asyncpg INSERT+COMMIT ({clients})"
+        if clients == 16:
+            figure.target = "≥ 0.5× ledger get+command+save (4 threads), ≥ 300/s, p99 ≤ 50 ms"
+            figure.met = ((figure.ratio or 0) >= 0.5 and rate >= 300
+                          and (result.p99_ms or 1e9) <= 50)
+    running = ctx.extras.get("server")
+    if running is not None:
+        ctx.extras["server_rss_mb"] = running.rss_mb()
+
+
+# ---- 2. reads over HTTP ------------------------------------------------------------------------
+
+
+def measure_http_reads(ctx: Context) -> None:
+    lists = [("GET", "/api/clusters"), ("GET", "/api/funding")]
+    state = ("GET", "/api/clusters/{cluster_id:uuid}/state")
+    have = routes(ctx)
+    if not any(r in have for r in [*lists, state]):
+        raise NotAvailable("no read route (/api/clusters, /api/funding, /state) in the app")
+    province = token(ctx, Role.PROVINCE, "350000", "bench-province")
+    xiamen = token(ctx, Role.CITY, "350200", "bench-city-xiamen")
+    if ("GET", "/api/clusters") in have:
+        paths = [
+            "/api/clusters?limit=50",
+            "/api/clusters?limit=50&status=certified",
+            "/api/clusters?limit=50&programme=XM",
+            "/api/clusters?limit=50&region=350500&sort=-certified_on",
+            "/api/clusters?limit=50&region=350100&status=certified",
+            "/api/clusters?limit=50&industry=%E6%96%B0%E6%9D%90%E6%96%99",  # 新材料
+        ]
+        result = load(ctx, [Script(gets=[Get(path=p, token=province) for p in paths[i % 6:]
+                                          + paths[: i % 6]]) for i in range(16)])
+        rate = result.count / result.seconds
+        ctx.add(Figure(
+            key="http_list_clusters", section=SECTION_READ,
+            label="GET /api/clusters, filtered page of 50 (province user)",
+            value=rate, unit="req/s", p50_ms=result.p50_ms, p99_ms=result.p99_ms,
+            count=result.count, seconds=result.seconds, ceiling="http_health_16",
+            target="≥ 2,000 req/s, p99 ≤ 25 ms",
+            met=rate >= 2000 and (result.p99_ms or 1e9) <= 25,
+        ))
+    else:
+        ctx.unavailable("http_list_clusters", SECTION_READ, "GET /api/clusters",
+                        "route not in the app")
+    if ("GET", "/api/funding") in have:
+        paths = ["/api/funding?limit=50", "/api/funding?limit=50&funding_year=1",
+                 "/api/funding?limit=50&funding_year=2", "/api/funding?limit=50&region=350203"]
+        result = load(ctx, [Script(gets=[Get(path=p, token=xiamen) for p in paths])
+                            for _ in range(16)])
+        ctx.add(Figure(
+            key="http_list_funding", section=SECTION_READ,
+            label="GET /api/funding, page of 50 with totals (Xiamen city user)",
+            value=result.count / result.seconds, unit="req/s", p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms, count=result.count, seconds=result.seconds,
+            ceiling="http_health_16",
+        ))
+    else:
+        ctx.unavailable("http_list_funding", SECTION_READ, "GET /api/funding",
+                        "route not in the app")
+    if state in have:
+        _measure_http_state(ctx, province)
+    else:
+        ctx.unavailable("http_state_at", SECTION_STATE, "GET /api/clusters/{id}/state?as_of=",
+                        "route not in the app")
+
+
+def state_gets(ctx: Context, province: str) -> tuple[int, list[Get]]:
+    """GETs of the long case's state at 20 dates spread over its history."""
+    cid: UUID = ctx.long_case_id
+    events: list[Any] = list(ctx.ledger().events.get(cid))
+    first: date = events[0].meta.effective_date
+    last: date = events[-1].meta.effective_date
+    span = max(1, (last - first).days)
+    dates = [first + timedelta(days=span * k // 20) for k in range(1, 21)]
+    return len(events), [
+        Get(path=f"/api/clusters/{cid}/state?as_of={d.isoformat()}", token=province)
+        for d in dates
+    ]
+
+
+def _measure_http_state(ctx: Context, province: str) -> None:
+    n, gets = state_gets(ctx, province)
+    single = load(ctx, [Script(gets=gets)])
+    ctx.add(Figure(
+        key="http_state_at_1", section=SECTION_STATE,
+        label=f"GET /api/clusters/{{id}}/state?as_of= on the {n:,}-event case, 1 client",
+        value=single.count / single.seconds, unit="req/s", p50_ms=single.p50_ms,
+        p99_ms=single.p99_ms, count=single.count, seconds=single.seconds,
+        target="p99 ≤ 20 ms", met=(single.p99_ms or 1e9) <= 20,
+    ))
+    many = load(ctx, [Script(gets=gets[i:] + gets[:i]) for i in range(16)])
+    ctx.add(Figure(
+        key="http_state_at_16", section=SECTION_READ,
+        label=f"GET /api/clusters/{{id}}/state?as_of= ({n:,}-event case)",
+        value=many.count / many.seconds, unit="req/s", p50_ms=many.p50_ms, p99_ms=many.p99_ms,
+        count=many.count, seconds=many.seconds, ceiling="http_health_16",
+    ))
+
+
+# ---- the same server under python -O -------------------------------------------------------------
+
+
+def measure_http_optimized(ctx: Context) -> None:
+    """Commands (16 clients) and state at a date (1 client) against `serve` under
+    PYTHONOPTIMIZE=1, beside the same runs without it: the figures for the -O decision."""
+    require_routes(ctx, ("POST", MAJOR_CHANGE_ROUTE))
+    section = "Production mode: python -O"
+    result = command_run(ctx, 16, optimize=True)
+    ctx.add(Figure(
+        key="http_cmd_16_O", section=section,
+        label="POST major change, 16 clients, server under python -O",
+        value=result.count / result.seconds, unit="cmd/s", p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms, count=result.count, seconds=result.seconds,
+        ceiling="http_cmd_16", note="ratio = vs the same run without -O",
+    ))
+    if ("GET", "/api/clusters/{cluster_id:uuid}/state") in routes(ctx):
+        n, gets = state_gets(ctx, token(ctx, Role.PROVINCE, "350000", "bench-province"))
+        single = load(ctx, [Script(gets=gets)], optimize=True)
+        ctx.add(Figure(
+            key="http_state_at_1_O", section=section,
+            label=f"GET /api/clusters/{{id}}/state?as_of= ({n:,} events), 1 client, server "
+                  "under python -O",
+            value=single.count / single.seconds, unit="req/s", p50_ms=single.p50_ms,
+            p99_ms=single.p99_ms, count=single.count, seconds=single.seconds,
+            ceiling="http_state_at_1", note="ratio = vs the same run without -O",
+            target="p99 ≤ 20 ms", met=(single.p99_ms or 1e9) <= 20,
+        ))
+    stop_server(ctx)

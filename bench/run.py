@@ -1,0 +1,206 @@
+"""`make bench`: build the data set, measure every main path beside its ceiling, write the report.
+
+    python -m bench.run                 # full run (bench/results/latest.json + latest.md)
+    python -m bench.run --quick         # smoke run for CI: tiny data set, every measurement once
+    python -m bench.run --scale 2000    # another scale
+
+Each measurement is one function. One whose feature is not in the tree yet is reported as
+"not available: <reason>", never estimated. One that fails is reported with its error and makes
+the run exit 1, so a broken harness cannot pass for a slow system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import features
+from bench.benchdb import bench_database
+from bench.ceilings import (
+    measure_eventsourcing_ceiling,
+    measure_insert_ceiling,
+    measure_scan_ceiling,
+)
+from bench.context import Context
+from bench.generate import DEFAULT_HORIZON, generate, open_ledger
+from bench.replay import measure_replay
+from bench.report import machine, new_report, write
+from bench.stats import Figure, NotAvailable
+from infra.migrations import migrate
+from infra.settings import PROJECT_ROOT
+
+DEFAULT_SCALE = 10_000
+QUICK_SCALE = 40
+RESULTS = PROJECT_ROOT / "bench" / "results"
+QUICK_RESULTS = PROJECT_ROOT / "var" / "bench"
+
+Measurement = Callable[[Context], None]
+
+
+def measure_codec(ctx: Context) -> None:
+    from bench.codec_bench import main as codec_main
+
+    result = codec_main(5_000 if ctx.quick else 50_000)
+    section = "Codec (one Applied event, in memory)"
+    for name in ("encode", "decode"):
+        ctx.add(Figure(key=f"codec_default_{name}", section=section,
+                       label=f"default JSON transcoder {name}",
+                       value=result[f"default_json_{name}_per_s"], unit="events/s"))
+        ctx.add(Figure(key=f"codec_msgspec_{name}", section=section,
+                       label=f"msgspec mapper {name}", value=result[f"msgspec_{name}_per_s"],
+                       unit="events/s", ceiling=f"codec_default_{name}"))
+
+
+# In order: ceilings first, then the features that are compared with them; the projection
+# rebuild and the export run before the server starts (the server's projector then only follows).
+MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
+    ("codec", measure_codec),
+    ("insert ceiling", measure_insert_ceiling),
+    ("eventsourcing ceiling", measure_eventsourcing_ceiling),
+    ("notification log scan", measure_scan_ceiling),
+    ("replay and python -O", measure_replay),
+    ("projection rebuild", features.measure_projection_rebuild),
+    ("export + verify", features.measure_export_verify),
+    ("HTTP stack ceiling", features.measure_http_ceiling),
+    ("HTTP commands", features.measure_http_commands),
+    ("HTTP reads", features.measure_http_reads),
+    ("HTTP under python -O", features.measure_http_optimized),
+)
+
+
+def decisions(figures: dict[str, Figure]) -> list[str]:
+    out = []
+    plain, optimized = figures.get("replay_full"), figures.get("replay_full_O")
+    if plain and optimized and plain.value and optimized.value:
+        speedup = plain.value / optimized.value
+        at = figures.get("state_at_inprocess")
+        at_o = figures.get("state_at_inprocess_O")
+        extra = ""
+        if at and at_o and at.value and at_o.value:
+            extra = (f"; state at a date (its own fold, no protocol check) "
+                     f"{at.value / at_o.value:.2f}×")
+        verdict = (
+            "run production with `PYTHONOPTIMIZE=1` (python -O): the project's own asserts are "
+            "type-narrowing invariants only (no rule is an assert), so nothing is lost"
+            if speedup >= 1.2 else
+            "python -O is not worth it: the gain is within noise"
+        )
+        http = [
+            f"{what} {fig.ratio:.2f}×"
+            for what, key in (("HTTP commands (16 clients)", "http_cmd_16_O"),
+                              ("HTTP state at a date (1 client)", "http_state_at_1_O"))
+            if (fig := figures.get(key)) is not None and fig.ratio is not None
+        ]
+        if http:
+            extra += "; through the server: " + ", ".join(http)
+        out.append(f"python -O: full replay of the long case {speedup:.2f}× faster{extra} — "
+                   f"{verdict}.")
+    return out
+
+
+def notes(ctx: Context) -> list[str]:
+    out = []
+    load = ctx.extras.get("loadavg")
+    if load:
+        out.append(
+            f"Load average (1 min) at the start of the measurements {load[0]:.2f}, at the end "
+            f"{os.getloadavg()[0]:.2f}: other processes on the machine share its 2 cores and "
+            "lower every figure; compare ratios rather than absolutes across runs."
+        )
+    if "server_stack" in ctx.extras:
+        out.append(f"HTTP figures: `cluster-ledger serve` in its own process ("
+                   f"{ctx.extras['server_stack']}, in-process projector and checkpointer "
+                   "on), loaded over 127.0.0.1 by a client process on the same 2 cores.")
+    if "clients" in ctx.extras:
+        out.append("HTTP load clients used: " + ", ".join(sorted(ctx.extras["clients"])) + ".")
+    if "server_rss_mb" in ctx.extras:
+        rss = ctx.extras["server_rss_mb"]
+        out.append(f"Server peak RSS after the command runs: {rss:,.0f} MB.")
+    out.append(f"Each load run: {ctx.load_seconds:g} s after a warm-up, bounded in count too.")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    scale = QUICK_SCALE if args.quick and args.scale is None else (args.scale or DEFAULT_SCALE)
+    failures: list[str] = []
+    with bench_database(keep=args.keep_db) as db:
+        print(f"bench database: {db.conn.dbname} on {db.server} ({db.server_version})")
+        migrate(db.conn.url)
+        open_ledger(db.conn, batching=False).close()  # eventsourcing's tables
+        generation = generate(
+            db.conn, clusters=scale, horizon_year=args.horizon, workers=args.workers,
+            long_case_events=1000, report=lambda line: print(line, flush=True),
+        )
+        print(f"generated {generation.events:,} events in {generation.seconds:,.1f} s")
+        ctx = Context(db, generation, quick=args.quick)
+        ctx.extras["loadavg"] = os.getloadavg()
+        ctx.add(Figure(
+            key="generate", section="Data at scale",
+            label=f"generation through the real commands, {generation.workers} worker "
+                  f"processes, {generation.batch} clusters per transaction",
+            value=generation.events_per_s, unit="events/s", count=generation.events,
+            seconds=generation.seconds,
+        ))
+        try:
+            for name, measurement in MEASUREMENTS:
+                if args.only and name not in args.only:
+                    continue
+                t0 = time.perf_counter()
+                print(f"== {name}", flush=True)
+                try:
+                    measurement(ctx)
+                except NotAvailable as exc:
+                    ctx.unavailable(name.replace(" ", "_"), "Not available yet", name, str(exc))
+                    print(f"   not available: {exc}")
+                except Exception as exc:  # noqa: BLE001 - reported, and the run exits 1
+                    traceback.print_exc()
+                    failures.append(f"{name}: {type(exc).__name__}: {exc}")
+                print(f"   {time.perf_counter() - t0:,.1f} s", flush=True)
+        finally:
+            features.stop_server(ctx)
+            ctx.close()
+    figures = list(ctx.figures.values())
+    per_cluster = (generation.events - generation.long_case_events) / max(1, scale)
+    report = new_report(
+        quick=args.quick,
+        scale={"clusters": scale, "events": generation.events,
+               "events_per_cluster": per_cluster, "horizon_year": generation.horizon_year,
+               "long_case_events": generation.long_case_events, "seconds": generation.seconds,
+               "workers": generation.workers, "note": args.note or ""},
+        machine=machine(db.server_version, db.server), seconds=time.perf_counter() - started,
+        figures=figures, failures=failures, decisions=decisions(ctx.figures),
+        notes=notes(ctx),
+    )
+    directory = args.out or (QUICK_RESULTS if args.quick else RESULTS)
+    stem = "quick" if args.quick else "latest"
+    json_path, md_path = write(report, Path(directory), stem)
+    print((md_path).read_text(encoding="utf-8"))
+    print(f"written: {json_path} {md_path}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny data set, brief runs (CI)")
+    parser.add_argument("--scale", type=int, default=None,
+                        help=f"clusters (default {DEFAULT_SCALE:,}; quick {QUICK_SCALE})")
+    parser.add_argument("--horizon", type=int, default=DEFAULT_HORIZON)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", type=lambda s: s.split(","), default=None,
+                        help="comma-separated measurement names")
+    parser.add_argument("--out", type=Path, default=None, help="results directory")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
+    parser.add_argument("--note", default=None, help="a line for the report")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

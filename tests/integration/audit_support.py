@@ -1,0 +1,90 @@
+"""A separate, fresh database for the audit tests that tamper with the log.
+
+Tampering is done inside a transaction that is rolled back, and on a database of its own
+(created on the session's server, dropped at the end), so no other test ever sees a broken
+chain.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg.rows import dict_row
+
+from infra.application import ClusterLedger
+from infra.audit.export import write_export
+from infra.audit.format import LINE_DECODER, EventLine
+from infra.audit.signing import CheckpointSigner
+from infra.audit.verify import VerifyReport, verify_lines
+from infra.bootstrap import build_ledger
+from infra.database import ConnectionInfo
+from infra.migrations import migrate
+from infra.rules import load_regions, load_rulebook
+from infra.settings import Settings
+from projections.folds import Rules
+
+
+class AuditDatabase(msgspec.Struct, kw_only=True):
+    conn: ConnectionInfo
+    ledger: ClusterLedger
+
+
+def fresh_database(pg: ConnectionInfo) -> Iterator[AuditDatabase]:
+    name = f"cluster_ledger_audit_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg.url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    info = pg.with_dbname(name)
+    try:
+        migrate(info.url)
+        ledger, _ = build_ledger(info, Settings(database_url=info.url))
+        try:
+            yield AuditDatabase(conn=info, ledger=ledger)
+        finally:
+            ledger.close()
+    finally:
+        with psycopg.connect(pg.url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def rules() -> Rules:
+    return Rules(rulebook=load_rulebook(), regions=load_regions())
+
+
+def export_bytes(cur: psycopg.Cursor[Any], signer: CheckpointSigner, after: int = 0,
+                 to: int | None = None) -> bytes:
+    out = io.BytesIO()
+    write_export(
+        cur, out, after=after, to=to, public_pem=signer.public_pem,
+        fingerprint=signer.fingerprint,
+    )
+    return out.getvalue()
+
+
+def verify_bytes(data: bytes, public_pem: str | None, on: date | None = None) -> VerifyReport:
+    keys = [public_pem] if public_pem else []
+    return verify_lines(data.splitlines(keepends=True), rules(), public_keys=keys, on=on)
+
+
+def tampered_export(
+    conn: ConnectionInfo, signer: CheckpointSigner, *statements: tuple[str, tuple[Any, ...]]
+) -> bytes:
+    """Run `statements` directly in PostgreSQL, export what the database then holds, and roll
+    everything back."""
+    with psycopg.connect(conn.url, row_factory=dict_row) as db:
+        cur = db.cursor()
+        for sql, params in statements:
+            cur.execute(sql, params)  # type: ignore[arg-type]
+        data = export_bytes(cur, signer)
+        db.rollback()
+    return data
+
+
+def event_lines(data: bytes) -> list[EventLine]:
+    lines = [LINE_DECODER.decode(line) for line in data.splitlines()]
+    return [line for line in lines if isinstance(line, EventLine)]

@@ -1,0 +1,196 @@
+"""A projector killed mid-run resumes from its tracking position: no duplicate, no gap.
+
+Each test projects into its own copy of a view's tables (same shape as the live ones), so the
+session's live views are untouched; the copy must end up equal to the live view.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import DictRow
+
+from infra.application import ClusterLedger
+from infra.database import ConnectionInfo
+from projections.folds import ClusterDigest, Rules
+from projections.positions import wait_for_position
+from projections.projection import PROJECTIONS, LedgerProjection
+from projections.rebuild import open_view
+from projections.runner import Projector
+from projections.schema import VIEWS, create_copy, drop_copy
+from tests.factories import certified_fj, certified_xm, fj_dossier, fund_year_one, score_year
+from tests.factories import xm_dossier
+
+NAMES = ("status", "funding", "deadlines")
+
+
+@pytest.fixture(scope="module")
+def live_projector(migrated: ConnectionInfo) -> Iterator[Projector]:
+    with Projector(migrated) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def head(ledger: ClusterLedger, live_projector: Projector, migrated: ConnectionInfo) -> int:
+    certified_fj(ledger, fj_dossier("晋江市（断点续投）产业集群"))
+    cid = certified_xm(ledger, xm_dossier("厦门市思明区（断点续投）产业集群"))
+    score_year(ledger, cid, fund_year_one(ledger, cid, 3), 2025, Decimal(66))
+    position = ledger.recorder.max_notification_id()
+    assert position is not None
+    assert wait_for_position(migrated.url, position, timeout=30)
+    return position
+
+
+@pytest.fixture
+def copy_prefix(request: pytest.FixtureRequest, migrated: ConnectionInfo) -> Iterator[str]:
+    spec = VIEWS[request.param]
+    prefix = f"{spec.prefix}_t{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(migrated.url) as pg, pg.cursor() as curs:
+        create_copy(curs, spec, prefix)
+    yield prefix
+    with psycopg.connect(migrated.url) as pg, pg.cursor() as curs:
+        drop_copy(curs, spec, prefix)
+
+
+def _log_positions(conn: ConnectionInfo, up_to: int) -> list[int]:
+    with psycopg.connect(conn.url) as pg:
+        rows = pg.execute(
+            "SELECT notification_id FROM clusterledger_events WHERE notification_id <= %s "
+            "ORDER BY notification_id", (up_to,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _copy_view(conn: ConnectionInfo, name: str, prefix: str) -> Any:
+    return open_view(conn, name, prefix)
+
+
+def _wait_copy(conn: ConnectionInfo, name: str, prefix: str, position: int) -> None:
+    view = _copy_view(conn, name, prefix)
+    try:
+        deadline = time.monotonic() + 30
+        while (view.position() or 0) < position:
+            assert time.monotonic() < deadline, f"copy {prefix} stuck at {view.position()}"
+            time.sleep(0.05)
+    finally:
+        view.datastore.close()
+
+
+def _rows(conn: ConnectionInfo, name: str, prefix: str | None = None) -> list[Any]:
+    view = open_view(conn, name, prefix)
+    try:
+        return view.rows()
+    finally:
+        view.datastore.close()
+
+
+def _plain(name: str, prefix: str) -> type[LedgerProjection[Any]]:
+    return type(f"Copy{name.title()}", (PROJECTIONS[name],), {"name": prefix})
+
+
+def _crashing_between_events(name: str, prefix: str, after: int) -> type[LedgerProjection[Any]]:
+    """Processes `after` events, then fails before the next one."""
+
+    class Crashing(PROJECTIONS[name]):  # type: ignore[misc,valid-type]
+        processed = 0
+
+        def process_event(self, domain_event: Any, tracking: Any) -> None:
+            if type(self).processed >= after:
+                raise RuntimeError(f"injected crash after {after} events")
+            super().process_event(domain_event, tracking)
+            type(self).processed += 1
+
+    Crashing.name = prefix
+    return Crashing
+
+
+def _crashing_inside_transaction(name: str, prefix: str, after: int) -> type[LedgerProjection[Any]]:
+    """Writes the rows of the `after`-th cluster event, then fails before its tracking row."""
+    base = PROJECTIONS[name]
+
+    class CrashingView(base.view_class):  # type: ignore[misc,name-defined]
+        stores = 0
+
+        def store(self, curs: psycopg.Cursor[DictRow], digest: ClusterDigest, rules: Rules) -> None:
+            super().store(curs, digest, rules)
+            type(self).stores += 1
+            if type(self).stores == after:
+                raise RuntimeError("injected crash between the rows and the tracking position")
+
+    return type("Crashing", (base,), {"name": prefix, "view_class": CrashingView})
+
+
+def _run_until_failure(conn: ConnectionInfo, name: str, projection: type[Any]) -> str:
+    projector = Projector(conn, [name], projections={name: projection})
+    projector.start()
+    try:
+        assert projector.failed.wait(30)
+    finally:
+        projector.stop()
+    failures = projector.failures()
+    assert len(failures) == 1
+    return failures[0].error
+
+
+@pytest.mark.parametrize("copy_prefix", NAMES, indirect=True)
+def test_projector_killed_between_events_resumes_without_duplicate_or_gap(
+    copy_prefix: str, head: int, migrated: ConnectionInfo
+) -> None:
+    name = copy_prefix.split("_")[1]
+    positions = _log_positions(migrated, head)
+    stop_after = len(positions) // 2
+    error = _run_until_failure(
+        migrated, name, _crashing_between_events(name, copy_prefix, stop_after)
+    )
+    assert "injected crash" in error
+    assert _copy_view_position(migrated, name, copy_prefix) == positions[stop_after - 1]
+
+    with Projector(migrated, [name], projections={name: _plain(name, copy_prefix)}):
+        _wait_copy(migrated, name, copy_prefix, head)
+    assert _rows(migrated, name, copy_prefix) == _rows(migrated, name)
+
+
+@pytest.mark.parametrize("copy_prefix", NAMES, indirect=True)
+def test_crash_between_rows_and_tracking_leaves_neither(
+    copy_prefix: str, head: int, migrated: ConnectionInfo
+) -> None:
+    name = copy_prefix.split("_")[1]
+    error = _run_until_failure(
+        migrated, name, _crashing_inside_transaction(name, copy_prefix, after=5)
+    )
+    assert "between the rows and the tracking position" in error
+    stopped_at = _copy_view_position(migrated, name, copy_prefix)
+    assert stopped_at is not None
+    assert all(getattr(r, "position", 0) <= stopped_at for r in _rows(migrated, name, copy_prefix))
+
+    with Projector(migrated, [name], projections={name: _plain(name, copy_prefix)}):
+        _wait_copy(migrated, name, copy_prefix, head)
+    assert _rows(migrated, name, copy_prefix) == _rows(migrated, name)
+
+
+@pytest.mark.parametrize("copy_prefix", ["status"], indirect=True)
+def test_two_projectors_on_one_view_apply_each_event_once(
+    copy_prefix: str, head: int, migrated: ConnectionInfo
+) -> None:
+    projection = _plain("status", copy_prefix)
+    with Projector(migrated, ["status"], projections={"status": projection}) as first, \
+            Projector(migrated, ["status"], projections={"status": projection}) as second:
+        _wait_copy(migrated, "status", copy_prefix, head)
+    assert not first.failures()
+    assert not second.failures()
+    assert _rows(migrated, "status", copy_prefix) == _rows(migrated, "status")
+
+
+def _copy_view_position(conn: ConnectionInfo, name: str, prefix: str) -> int | None:
+    view = _copy_view(conn, name, prefix)
+    try:
+        position: int | None = view.position()
+        return position
+    finally:
+        view.datastore.close()
