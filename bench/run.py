@@ -45,7 +45,7 @@ Measurement = Callable[[Context], None]
 def measure_codec(ctx: Context) -> None:
     from bench.codec_bench import main as codec_main
 
-    result = codec_main(5_000 if ctx.quick else 50_000)
+    result = codec_main(5_000 if ctx.quick else 20_000)
     section = "Codec (one Applied event, in memory)"
     for name in ("encode", "decode"):
         ctx.add(Figure(key=f"codec_default_{name}", section=section,
@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"generated {generation.events:,} events in {generation.seconds:,.1f} s")
         ctx = Context(db, generation, quick=args.quick)
         ctx.extras["loadavg"] = os.getloadavg()
+        ctx.extras["client"] = args.client
         ctx.add(Figure(
             key="generate", section="Data at scale",
             label=f"generation through the real commands, {generation.workers} worker "
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=lambda s: s.split(","), default=None,
                         help="comma-separated measurement names")
     parser.add_argument("--out", type=Path, default=None, help="results directory")
+    parser.add_argument("--client", choices=("auto", "loadgen"), default="auto",
+                        help="GET load client: wrk when installed (auto), or bench/loadgen.py")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database")
     parser.add_argument("--note", default=None, help="a line for the report")
     return run(parser.parse_args(argv))

@@ -21,6 +21,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from infra.application import ClusterLedger
 from projections.folds import (
     ClusterDigest,
     DeadlineRow,
@@ -36,7 +37,7 @@ from projections.folds import (
 )
 from projections.schema import DEADLINES, FUNDING, STATUS, ViewSpec
 
-APPLICATION_NAME = "ClusterLedger"  # the upstream application's name (ClusterLedger.name)
+APPLICATION_NAME = ClusterLedger.name  # tracking rows name the upstream application
 
 _JSON = msgspec.json.Encoder(decimal_format="string")
 

@@ -216,7 +216,8 @@ async def list_clusters_route(
     after: After = None,
 ) -> Response[ClusterPage]:
     """One row per cluster: programme, region, industry, operating unit, status (derived by
-    date), certification and validity, last annual report and score, next deadline."""
+    date), certification and validity, last annual report and score, next deadline. With
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
@@ -254,7 +255,8 @@ async def list_funding_route(
     after: After = None,
 ) -> Response[FundingPage]:
     """Rows per cluster and funding year, amounts in fen, with totals per county, city and
-    budget year over every row the filters select."""
+    budget year over every row the filters select. With
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
@@ -327,7 +329,8 @@ async def list_deadlines_route(
     after: After = None,
 ) -> Response[DeadlinePage]:
     """Annual report, renewal, public-notice end, appeal window, appeal reply and fund-use
-    notice end, by due date; `provisional` where the calendar did not know the year."""
+    notice end, by due date; `provisional` where the calendar did not know the year. With
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)

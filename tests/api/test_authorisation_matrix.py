@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 
 from api.auth import issuable_roles
 from domain.actors import Role
+from domain.facts import Ground
 from domain.permissions import PERMISSIONS, Command, allowed_roles
 from domain.rulebook import Programme
 from infra.application import ClusterLedger
@@ -131,7 +132,7 @@ def fj_revoked(ledger: ClusterLedger) -> tuple[UUID, int]:
             comment="重大安全事故",
         ),
         v,
-        ground="major_incident",
+        ground=Ground.MAJOR_INCIDENT,
         received_on=d(2025, 9, 26),
     )
     return cid, v + 1
@@ -263,7 +264,7 @@ def xm_revoked(ledger: ClusterLedger) -> tuple[UUID, int]:
             comment="重大安全事故",
         ),
         v,
-        ground="major_incident",
+        ground=Ground.MAJOR_INCIDENT,
         received_on=d(2026, 1, 7),
     )
     return cid, v + 1
@@ -292,9 +293,9 @@ def body(**facts: Any) -> Callable[[Role], dict[str, Any]]:
     return lambda _role: facts
 
 
-OK = (200, None)
-CREATED = (201, None)
-EVERY_ROLE_READS = dict.fromkeys(ROLES, OK)
+OK: tuple[int, str | None] = (200, None)
+CREATED: tuple[int, str | None] = (201, None)
+EVERY_ROLE_READS: dict[Role, tuple[int, str | None]] = dict.fromkeys(ROLES, OK)
 CASE_PATH = "/api/clusters/{cid}"
 
 XM_ONLY = {
@@ -574,7 +575,7 @@ def command_cases() -> list[Case]:
             fj_certified,
             body(
                 effective_date="2025-09-24",
-                ground="major_incident",
+                ground=Ground.MAJOR_INCIDENT,
                 received_on="2025-09-26",
                 document_number="闽工信〔2025〕77号",
                 comment="重大安全事故",
@@ -585,7 +586,7 @@ def command_cases() -> list[Case]:
             xm_certified,
             body(
                 effective_date="2026-01-05",
-                ground="major_incident",
+                ground=Ground.MAJOR_INCIDENT,
                 received_on="2026-01-07",
                 document_number="工信部企业函〔2026〕3号",
                 comment="重大安全事故",

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from domain.permissions import Command
 from infra.application import ClusterLedger
 from tests.factories import SIMING, XIAMEN, certified_xm, xm_dossier
 
@@ -466,3 +467,35 @@ def test_token_signed_by_another_key_is_401(client: TestClient[Any]) -> None:
         headers={"Authorization": f"Bearer {forged}"},
     )
     _assert_problem(response, 401, "unauthenticated", None)
+
+
+BAD_VALUES: list[Any] = [None, [], {}, "x", -1, 10**40, 1.5, "NaN", True, "2025-13-45", "\u0000"]
+
+
+def test_no_bad_value_in_any_command_field_is_a_500(
+    client: TestClient[Any], auth: Auth, certified: UUID
+) -> None:
+    from tests.api.test_authorisation_matrix import ALL_CASES, JURISDICTION
+
+    tried, seen = 0, set()
+    for case in ALL_CASES:  # each command once, in the first programme that has it
+        if case.body is None or case.command is None or not case.allowed or case.name in seen:
+            continue
+        seen.add(case.name)
+        role = next(iter(case.allowed))
+        good = case.body(role)
+        path = case.path.format(cid=certified)
+        for field in good:
+            for value in BAD_VALUES:
+                response = client.request(
+                    case.method,
+                    path,
+                    json={**good, field: value},
+                    headers=auth(role, JURISDICTION[case.programme][role], **{"If-Match": '"3"'}),
+                )
+                tried += 1
+                assert response.status_code < 500, (case.name, field, value, response.text)
+                if response.status_code >= 400:
+                    assert response.headers["content-type"].startswith("application/problem+json")
+    assert len(seen) == len(Command)
+    assert tried > 300

@@ -25,7 +25,7 @@ def _ledger(client: TestClient[Any]) -> ClusterLedger:
 
 
 def _dossier_json(**changes: Any) -> dict[str, Any]:
-    dossier = msgspec.to_builtins(xm_dossier())
+    dossier: dict[str, Any] = msgspec.to_builtins(xm_dossier())
     dossier.update(changes)
     return dossier
 

@@ -16,7 +16,7 @@ Auth = Callable[..., dict[str, str]]
 
 
 def _indicators(**changes: Any) -> dict[str, Any]:
-    figures = msgspec.to_builtins(strong_indicators())
+    figures: dict[str, Any] = msgspec.to_builtins(strong_indicators())
     figures.update(changes)
     return figures
 

@@ -147,7 +147,8 @@ def test_keyset_pages_cover_every_row_once_in_order(
 ) -> None:
     whole = _get(reads, "/api/clusters", province, industry=TOKEN, sort=sort, limit=500,
                  after=_head(ledger)).json()
-    pages, cursor = [], None
+    pages: list[str] = []
+    cursor = None
     while True:
         page = _get(reads, "/api/clusters", province, industry=TOKEN, sort=sort, limit=2,
                     cursor=cursor).json()

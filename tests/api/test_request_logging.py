@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import msgspec
@@ -16,7 +16,7 @@ from tests.factories import SIMING, XIAMEN, certified_xm, xm_dossier
 Auth = Callable[..., dict[str, str]]
 
 
-def _requests(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _requests(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == "request"]
 
 
@@ -139,7 +139,8 @@ def test_log_lines_are_rendered_as_json(client: TestClient[Any]) -> None:
         client.get("/health", headers={"X-Request-ID": "req-json-1"})
     finally:
         configure_logging(json=True)
-    (line,) = [json.loads(text) for text in buffer.getvalue().splitlines()]
+    lines = [json.loads(text) for text in buffer.getvalue().splitlines()]
+    (line,) = [entry for entry in lines if entry["event"] == "request"]
     assert line["event"] == "request"
     assert line["request_id"] == "req-json-1"
     assert line["level"] == "info"

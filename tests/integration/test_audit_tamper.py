@@ -6,6 +6,7 @@ transaction that is exported from and then rolled back.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterator
 from datetime import date
@@ -14,6 +15,8 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.rows import dict_row
 
 from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints
@@ -54,7 +57,9 @@ class Log:
         self.head = rows[-1]["notification_id"]
 
     def position_of(self, topic_suffix: str) -> int:
-        return next(r["notification_id"] for r in self.rows if r["topic"].endswith(topic_suffix))
+        return int(
+            next(r["notification_id"] for r in self.rows if r["topic"].endswith(topic_suffix))
+        )
 
     def row_at(self, position: int) -> dict[str, Any]:
         return next(r for r in self.rows if r["notification_id"] == position)
@@ -357,12 +362,9 @@ def test_checkpoint_message_is_what_the_documentation_says(audit_log: Log) -> No
     checkpoint = audit_log.checkpoints[0]
     created = checkpoint.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     message = f"cluster-ledger/checkpoint/v1|{checkpoint.position}|{checkpoint.hash}|{created}"
-    from cryptography.hazmat.primitives import serialization
-
     key = serialization.load_pem_public_key(audit_log.signer.public_pem.encode())
-    import base64
-
-    key.verify(base64.b64decode(checkpoint.signature), message.encode())  # type: ignore[union-attr]
+    assert isinstance(key, Ed25519PublicKey)
+    key.verify(base64.b64decode(checkpoint.signature), message.encode())
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert checkpoint.key_fingerprint == "sha256:" + hashlib.sha256(raw).hexdigest()
 

@@ -53,7 +53,10 @@ def logged(cluster: Cluster, start: datetime = T0) -> list[LoggedEvent]:
     """The cluster's pending events, recorded one day apart from `start`, positions 1, 2, ..."""
     events = cluster.collect_events()
     return [
-        LoggedEvent(dataclasses.replace(event, timestamp=start + timedelta(days=i)), i + 1)
+        LoggedEvent(
+            dataclasses.replace(event, timestamp=start + timedelta(days=i)),  # type: ignore[type-var]
+            i + 1,
+        )
         for i, event in enumerate(events)
     ]
 
