@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 import pytest
 import uvicorn
@@ -34,7 +35,9 @@ def live_url(api_settings: Settings) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(api_settings), lifespan="on", log_level="warning")
+    # No projector in this second app: it needs none, and fewer connections on a shared server.
+    settings = msgspec.structs.replace(api_settings, run_projector=False)
+    config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
