@@ -314,8 +314,9 @@ class Cluster(Aggregate):
         if not notice.starts_on <= meta.effective_date <= notice.ends_on:
             raise RuleViolation(
                 "objection_outside_notice",
-                f"objections are received during the notice, {notice.starts_on.isoformat()} to "
-                f"{notice.ends_on.isoformat()}; this one is dated {meta.effective_date.isoformat()}",
+                "objections are received during the notice, "
+                f"{notice.starts_on.isoformat()} to {notice.ends_on.isoformat()}; "
+                f"this one is dated {meta.effective_date.isoformat()}",
                 notice_starts_on=notice.starts_on.isoformat(),
                 notice_ends_on=notice.ends_on.isoformat(),
             )
@@ -328,7 +329,9 @@ class Cluster(Aggregate):
     @event(ObjectionRaised)
     def _objection_raised(self, meta: EventMeta, number: int, subject: str, summary: str) -> None:
         self.case.objections.append(
-            Objection(number=number, subject=subject, raised_on=meta.effective_date, summary=summary)
+            Objection(
+                number=number, subject=subject, raised_on=meta.effective_date, summary=summary
+            )
         )
         self._touch(meta)
 
@@ -377,7 +380,9 @@ class Cluster(Aggregate):
             body = "MIIT"
         valid_until = add_years(meta.effective_date, validity_years)
         self._certified(
-            meta=meta, certifying_body=body, valid_until=valid_until,
+            meta=meta,
+            certifying_body=body,
+            valid_until=valid_until,
             rulebook_version=rulebook_version,
         )
 
@@ -414,7 +419,11 @@ class Cluster(Aggregate):
     # ---- annual reports (FJ Art. 15; XM Art. 9) ----------------------------------------------
 
     def file_annual_report(
-        self, meta: EventMeta, year: int, figures: AnnualFigures, due_on: date,
+        self,
+        meta: EventMeta,
+        year: int,
+        figures: AnnualFigures,
+        due_on: date,
         rulebook_version: str,
     ) -> None:
         self._check_certified("file an annual report")
@@ -442,13 +451,22 @@ class Cluster(Aggregate):
             )
         late = meta.effective_date > due_on
         self._annual_report_filed(
-            meta=meta, year=year, due_on=due_on, late=late, figures=figures,
+            meta=meta,
+            year=year,
+            due_on=due_on,
+            late=late,
+            figures=figures,
             rulebook_version=rulebook_version,
         )
 
     @event(AnnualReportFiled)
     def _annual_report_filed(
-        self, meta: EventMeta, year: int, due_on: date, late: bool, figures: AnnualFigures,
+        self,
+        meta: EventMeta,
+        year: int,
+        due_on: date,
+        late: bool,
+        figures: AnnualFigures,
         rulebook_version: str,
     ) -> None:
         self.case.reports[year] = AnnualReport(
@@ -459,36 +477,19 @@ class Cluster(Aggregate):
     # ---- XM annual assessment (Art. 10) ------------------------------------------------------
 
     def score(
-        self, meta: EventMeta, year: int, stage: ScoreStage, score: Decimal,
-        failure_grounds: tuple[Ground, ...], score_range: tuple[Decimal, Decimal],
-        rulebook_version: str, *, correction: bool = False,
+        self,
+        meta: EventMeta,
+        year: int,
+        stage: ScoreStage,
+        score: Decimal,
+        failure_grounds: tuple[Ground, ...],
+        score_range: tuple[Decimal, Decimal],
+        rulebook_version: str,
+        *,
+        correction: bool = False,
     ) -> None:
         self._check_certified("score")
-        low, high = score_range
-        if not score.is_finite() or not low <= score <= high:  # NaN cannot be compared
-            raise InvalidInput(
-                "score_out_of_range", f"a score lies between {low} and {high}; got {score}",
-                field="score", score=str(score),
-            )
-        certified_on = self.case.certified_on
-        assert certified_on is not None  # noqa: S101 - CERTIFIED always has a date
-        if year < certified_on.year:
-            raise RuleViolation(
-                "assessment_before_certification",
-                f"the cluster was certified on {certified_on.isoformat()}; {year} is not assessed",
-                year=year,
-            )
-        if year >= meta.effective_date.year:
-            raise RuleViolation(
-                "assessment_year_not_over",
-                f"XM Art. 9-10: the assessment covers a past year; {year} is not over on "
-                f"{meta.effective_date.isoformat()}",
-                year=year,
-            )
-        if score.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise InvalidInput(
-                "score_precision", "scores have at most two decimals", field="score"
-            )
+        self._check_score_value(meta, year, score, score_range)
         assessment = self.case.assessments.get(year)
         if stage == ScoreStage.DISTRICT_INITIAL:
             if meta.actor.role != "county":
@@ -513,22 +514,66 @@ class Cluster(Aggregate):
                 )
             self._check_four_eyes(meta, assessment.initial_by, "gave the initial score")
         if correction:
-            if assessment is None or (
-                assessment.initial_score if stage == ScoreStage.DISTRICT_INITIAL
-                else assessment.final_score
-            ) is None:
+            if (
+                assessment is None
+                or (
+                    assessment.initial_score
+                    if stage == ScoreStage.DISTRICT_INITIAL
+                    else assessment.final_score
+                )
+                is None
+            ):
                 raise WrongState("nothing_to_correct", f"no {stage} score for {year} to correct")
             self._check_reason(meta)
         self._scored(
-            meta=meta, year=year, stage=stage, score=score,
-            failure_grounds=tuple(sorted(set(failure_grounds))), correction=correction,
+            meta=meta,
+            year=year,
+            stage=stage,
+            score=score,
+            failure_grounds=tuple(sorted(set(failure_grounds))),
+            correction=correction,
             rulebook_version=rulebook_version,
         )
 
+    def _check_score_value(
+        self, meta: EventMeta, year: int, score: Decimal, score_range: tuple[Decimal, Decimal]
+    ) -> None:
+        low, high = score_range
+        if not score.is_finite() or not low <= score <= high:  # NaN cannot be compared
+            raise InvalidInput(
+                "score_out_of_range",
+                f"a score lies between {low} and {high}; got {score}",
+                field="score",
+                score=str(score),
+            )
+        certified_on = self.case.certified_on
+        assert certified_on is not None  # noqa: S101 - CERTIFIED always has a date
+        if year < certified_on.year:
+            raise RuleViolation(
+                "assessment_before_certification",
+                f"the cluster was certified on {certified_on.isoformat()}; {year} is not assessed",
+                year=year,
+            )
+        if year >= meta.effective_date.year:
+            raise RuleViolation(
+                "assessment_year_not_over",
+                f"XM Art. 9-10: the assessment covers a past year; {year} is not over on "
+                f"{meta.effective_date.isoformat()}",
+                year=year,
+            )
+        if score.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise InvalidInput("score_precision", "scores have at most two decimals", field="score")
+
     @event(Scored)
     def _scored(
-        self, meta: EventMeta, year: int, stage: ScoreStage, score: Decimal,
-        failure_grounds: tuple[Ground, ...], correction: bool, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        year: int,
+        stage: ScoreStage,
+        score: Decimal,
+        failure_grounds: tuple[Ground, ...],
+        correction: bool,
+        rulebook_version: str,
     ) -> None:
         assessment = self.case.assessments.get(year)
         if assessment is None:
@@ -555,7 +600,10 @@ class Cluster(Aggregate):
     # ---- XM subsidy (Art. 13–15) -------------------------------------------------------------
 
     def submit_fund_use_plan(
-        self, meta: EventMeta, funding_year: int, lines: tuple[PlanLine, ...],
+        self,
+        meta: EventMeta,
+        funding_year: int,
+        lines: tuple[PlanLine, ...],
         categories: tuple[str, ...],
     ) -> None:
         self._check_certified("submit a fund-use plan")
@@ -584,7 +632,9 @@ class Cluster(Aggregate):
             if line.amount_fen <= 0:
                 raise InvalidInput("amount_not_positive", "plan amounts are positive fen")
         self._fund_use_plan_submitted(
-            meta=meta, funding_year=funding_year, lines=lines,
+            meta=meta,
+            funding_year=funding_year,
+            lines=lines,
             requested_fen=sum(line.amount_fen for line in lines),
         )
 
@@ -593,8 +643,10 @@ class Cluster(Aggregate):
         self, meta: EventMeta, funding_year: int, lines: tuple[PlanLine, ...], requested_fen: int
     ) -> None:
         self.case.funding[funding_year] = Funding(
-            funding_year=funding_year, plan_submitted_on=meta.effective_date,
-            requested_fen=requested_fen, plan_lines=lines,
+            funding_year=funding_year,
+            plan_submitted_on=meta.effective_date,
+            requested_fen=requested_fen,
+            plan_lines=lines,
         )
         self._touch(meta)
 
@@ -614,8 +666,13 @@ class Cluster(Aggregate):
         self._touch(meta)
 
     def approve_subsidy(
-        self, meta: EventMeta, funding_year: int, amount_fen: int, entitlement_fen: int,
-        notice: Notice, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        funding_year: int,
+        amount_fen: int,
+        entitlement_fen: int,
+        notice: Notice,
+        rulebook_version: str,
     ) -> None:
         self._check_certified("approve a subsidy")
         funding = self._funding(funding_year)
@@ -642,14 +699,23 @@ class Cluster(Aggregate):
             )
         self._check_four_eyes(meta, funding.district_reviewed_by, "reviewed the plan")
         self._subsidy_approved(
-            meta=meta, funding_year=funding_year, amount_fen=amount_fen,
-            entitlement_fen=entitlement_fen, notice=notice, rulebook_version=rulebook_version,
+            meta=meta,
+            funding_year=funding_year,
+            amount_fen=amount_fen,
+            entitlement_fen=entitlement_fen,
+            notice=notice,
+            rulebook_version=rulebook_version,
         )
 
     @event(SubsidyApproved)
     def _subsidy_approved(
-        self, meta: EventMeta, funding_year: int, amount_fen: int, entitlement_fen: int,
-        notice: Notice, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        funding_year: int,
+        amount_fen: int,
+        entitlement_fen: int,
+        notice: Notice,
+        rulebook_version: str,
     ) -> None:
         funding = self.case.funding[funding_year]
         funding.approved_fen = amount_fen
@@ -660,7 +726,9 @@ class Cluster(Aggregate):
         funding.rulebook_version = rulebook_version
         self._touch(meta)
 
-    def pay_subsidy(self, meta: EventMeta, funding_year: int, amount_fen: int, voucher: str) -> None:
+    def pay_subsidy(
+        self, meta: EventMeta, funding_year: int, amount_fen: int, voucher: str
+    ) -> None:
         voucher = voucher.strip()  # as the voucher index keys it: " V1" and "V1" are one voucher
         self._check_certified("pay a subsidy")
         funding = self._funding(funding_year)
@@ -671,7 +739,8 @@ class Cluster(Aggregate):
             raise InvalidInput("voucher_required", "a payment needs its voucher number")
         if self.voucher_paid(voucher):
             raise RuleViolation(
-                "voucher_already_paid", f"voucher {voucher} has been paid already",
+                "voucher_already_paid",
+                f"voucher {voucher} has been paid already",
                 voucher=voucher,
             )
         if amount_fen <= 0:
@@ -744,8 +813,13 @@ class Cluster(Aggregate):
         self._touch(meta)
 
     def decide_renewal(
-        self, meta: EventMeta, *, passed: bool, plan_targets_met: bool | None,
-        validity_years: int, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        *,
+        passed: bool,
+        plan_targets_met: bool | None,
+        validity_years: int,
+        rulebook_version: str,
     ) -> None:
         # a case revoked while its review was pending must stay revoked, not turn renewal_failed
         self._check_certified("decide a renewal")
@@ -764,15 +838,21 @@ class Cluster(Aggregate):
         valid_until = self.case.valid_until
         assert valid_until is not None  # noqa: S101
         self._renewal_decided(
-            meta=meta, passed=passed, plan_targets_met=plan_targets_met,
+            meta=meta,
+            passed=passed,
+            plan_targets_met=plan_targets_met,
             valid_until=add_years(valid_until, validity_years) if passed else None,
             rulebook_version=rulebook_version,
         )
 
     @event(RenewalDecided)
     def _renewal_decided(
-        self, meta: EventMeta, passed: bool, plan_targets_met: bool | None,
-        valid_until: date | None, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        passed: bool,
+        plan_targets_met: bool | None,
+        valid_until: date | None,
+        rulebook_version: str,
     ) -> None:
         renewal = self.case.renewal
         if renewal is not None:
@@ -789,15 +869,21 @@ class Cluster(Aggregate):
     # ---- revocation and appeal (FJ Art. 16) --------------------------------------------------
 
     def revoke(
-        self, meta: EventMeta, ground: Ground, received_on: date, appeal_deadline: date | None,
-        appeal_deadline_provisional: bool, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        ground: Ground,
+        received_on: date,
+        appeal_deadline: date | None,
+        appeal_deadline_provisional: bool,
+        rulebook_version: str,
     ) -> None:
         self._check_status_in({Status.CERTIFIED, Status.RENEWAL_FAILED}, "revoke")
         self._check_document_number(meta)
         self._check_reason(meta)
         if received_on < meta.effective_date:
             raise InvalidInput(
-                "received_before_decision", "the decision cannot be received before it is made",
+                "received_before_decision",
+                "the decision cannot be received before it is made",
                 field="received_on",
             )
         if ground == Ground.EXPIRED_WITHOUT_RENEWAL:
@@ -814,21 +900,32 @@ class Cluster(Aggregate):
                     "renewal_pending", "a renewal review is pending; decide it first"
                 )
         self._revoked(
-            meta=meta, ground=ground, received_on=received_on, appeal_deadline=appeal_deadline,
+            meta=meta,
+            ground=ground,
+            received_on=received_on,
+            appeal_deadline=appeal_deadline,
             appeal_deadline_provisional=appeal_deadline_provisional,
             rulebook_version=rulebook_version,
         )
 
     @event(Revoked)
     def _revoked(
-        self, meta: EventMeta, ground: Ground, received_on: date, appeal_deadline: date | None,
-        appeal_deadline_provisional: bool, rulebook_version: str,
+        self,
+        meta: EventMeta,
+        ground: Ground,
+        received_on: date,
+        appeal_deadline: date | None,
+        appeal_deadline_provisional: bool,
+        rulebook_version: str,
     ) -> None:
         self.case.revocation = Revocation(
-            ground=ground, decided_on=meta.effective_date, received_on=received_on,
+            ground=ground,
+            decided_on=meta.effective_date,
+            received_on=received_on,
             appeal_deadline=appeal_deadline,
             appeal_deadline_provisional=appeal_deadline_provisional,
-            decided_by=meta.actor.user_id, status_before=self.case.status,
+            decided_by=meta.actor.user_id,
+            status_before=self.case.status,
         )
         self.case.status = Status.REVOKED
         self.case.appeal = None
@@ -843,9 +940,7 @@ class Cluster(Aggregate):
         if self.case.appeal is not None:
             raise WrongState("appeal_already_filed", "an appeal against this revocation exists")
         if meta.effective_date < revocation.received_on:
-            raise InvalidInput(
-                "appeal_before_receipt", "an appeal follows receipt of the decision"
-            )
+            raise InvalidInput("appeal_before_receipt", "an appeal follows receipt of the decision")
         if revocation.appeal_deadline is None:
             raise RuleViolation(
                 "no_appeal_route",
@@ -860,7 +955,9 @@ class Cluster(Aggregate):
             )
         self._check_reason(meta)
         self._appealed(
-            meta=meta, reply_due=reply_due, reply_due_provisional=reply_due_provisional,
+            meta=meta,
+            reply_due=reply_due,
+            reply_due_provisional=reply_due_provisional,
             rulebook_version=rulebook_version,
         )
 
@@ -869,7 +966,8 @@ class Cluster(Aggregate):
         self, meta: EventMeta, reply_due: date, reply_due_provisional: bool, rulebook_version: str
     ) -> None:
         self.case.appeal = Appeal(
-            filed_on=meta.effective_date, reply_due=reply_due,
+            filed_on=meta.effective_date,
+            reply_due=reply_due,
             reply_due_provisional=reply_due_provisional,
         )
         self._touch(meta)
@@ -919,7 +1017,9 @@ class Cluster(Aggregate):
     ) -> None:
         self.case.audit_findings.append(
             AuditFinding(
-                number=number, recorded_on=meta.effective_date, summary=summary,
+                number=number,
+                recorded_on=meta.effective_date,
+                summary=summary,
                 amount_questioned_fen=amount_questioned_fen,
             )
         )

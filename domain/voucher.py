@@ -21,7 +21,7 @@ class VoucherIndex(Aggregate):
         cluster_id: UUID
 
     @staticmethod
-    def create_id(voucher_number: str, cluster_id: UUID) -> UUID:  # type: ignore[override]
+    def create_id(voucher_number: str, cluster_id: UUID) -> UUID:  # type: ignore[override]  # noqa: ARG004
         return voucher_id(voucher_number)
 
     @event(Registered)

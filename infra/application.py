@@ -100,7 +100,10 @@ class ClusterLedger(Application[UUID]):
             raise RuleViolation(
                 "programme_not_managed", "NATIONAL is a comparison standard, not a programme"
             )
-        if dossier.programme == Programme.XM and regions.city_of(dossier.county_code).code != "350200":
+        if (
+            dossier.programme == Programme.XM
+            and regions.city_of(dossier.county_code).code != "350200"
+        ):
             raise RuleViolation(
                 "xm_outside_xiamen", "the XM programme covers Xiamen's districts only"
             )
@@ -110,8 +113,13 @@ class ClusterLedger(Application[UUID]):
         return self._save(cluster, (), idempotency)
 
     def recommend(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        onsite_verified: bool, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        onsite_verified: bool,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             report = self.eligibility(c.case.dossier, meta.effective_date, None)
@@ -120,16 +128,26 @@ class ClusterLedger(Application[UUID]):
         return self._act(cluster_id, meta, expected_version, Command.RECOMMEND, act, idempotency)
 
     def decline_to_recommend(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.DECLINE,
-            lambda c: c.decline_to_recommend(meta), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.DECLINE,
+            lambda c: c.decline_to_recommend(meta),
+            idempotency,
         )
 
     def shortlist(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
@@ -140,25 +158,48 @@ class ClusterLedger(Application[UUID]):
         return self._act(cluster_id, meta, expected_version, Command.SHORTLIST, act, idempotency)
 
     def raise_objection(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        subject: str, summary: str, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        subject: str,
+        summary: str,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.RAISE_OBJECTION,
-            lambda c: c.raise_objection(meta, subject, summary), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.RAISE_OBJECTION,
+            lambda c: c.raise_objection(meta, subject, summary),
+            idempotency,
         )
 
     def resolve_objection(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        number: int, upheld: bool, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        number: int,
+        upheld: bool,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.RESOLVE_OBJECTION,
-            lambda c: c.resolve_objection(meta, number, upheld=upheld), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.RESOLVE_OBJECTION,
+            lambda c: c.resolve_objection(meta, number, upheld=upheld),
+            idempotency,
         )
 
     def certify(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
@@ -168,17 +209,30 @@ class ClusterLedger(Application[UUID]):
         return self._act(cluster_id, meta, expected_version, Command.CERTIFY, act, idempotency)
 
     def reject(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.REJECT, lambda c: c.reject(meta),
+            cluster_id,
+            meta,
+            expected_version,
+            Command.REJECT,
+            lambda c: c.reject(meta),
             idempotency,
         )
 
     def file_annual_report(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        year: int, figures: AnnualFigures, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        year: int,
+        figures: AnnualFigures,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
@@ -190,22 +244,41 @@ class ClusterLedger(Application[UUID]):
         )
 
     def score(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        year: int, stage: ScoreStage, score: Decimal, failure_grounds: tuple[Ground, ...] = (),
-        correction: bool = False, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        year: int,
+        stage: ScoreStage,
+        score: Decimal,
+        failure_grounds: tuple[Ground, ...] = (),
+        correction: bool = False,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
             c.score(
-                meta, year, stage, score, failure_grounds,
-                (version.score_min, version.score_max), version.id, correction=correction,
+                meta,
+                year,
+                stage,
+                score,
+                failure_grounds,
+                (version.score_min, version.score_max),
+                version.id,
+                correction=correction,
             )
 
         return self._act(cluster_id, meta, expected_version, Command.SCORE, act, idempotency)
 
     def submit_fund_use_plan(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        funding_year: int, lines: tuple[PlanLine, ...],
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        funding_year: int,
+        lines: tuple[PlanLine, ...],
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
@@ -217,17 +290,33 @@ class ClusterLedger(Application[UUID]):
         )
 
     def review_fund_use_plan(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        funding_year: int, passed: bool, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        funding_year: int,
+        passed: bool,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.REVIEW_FUND_USE_PLAN,
-            lambda c: c.review_fund_use_plan(meta, funding_year, passed=passed), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.REVIEW_FUND_USE_PLAN,
+            lambda c: c.review_fund_use_plan(meta, funding_year, passed=passed),
+            idempotency,
         )
 
     def approve_subsidy(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        funding_year: int, amount_fen: int, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        funding_year: int,
+        amount_fen: int,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
@@ -252,8 +341,14 @@ class ClusterLedger(Application[UUID]):
         return entitlement(version, funding_year, score)
 
     def pay_subsidy(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        funding_year: int, amount_fen: int, voucher: str,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        funding_year: int,
+        amount_fen: int,
+        voucher: str,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         index: list[VoucherIndex] = []
@@ -283,33 +378,58 @@ class ClusterLedger(Application[UUID]):
         return True
 
     def report_major_change(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        kind: ChangeKind, new_value: str, idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id, meta, expected_version, Command.REPORT_MAJOR_CHANGE,
-            lambda c: c.report_major_change(meta, kind, new_value), idempotency,
-        )
-
-    def request_renewal(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        kind: ChangeKind,
+        new_value: str,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.REQUEST_RENEWAL,
-            lambda c: c.request_renewal(meta), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.REPORT_MAJOR_CHANGE,
+            lambda c: c.report_major_change(meta, kind, new_value),
+            idempotency,
+        )
+
+    def request_renewal(
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> CommandResult:
+        return self._act(
+            cluster_id,
+            meta,
+            expected_version,
+            Command.REQUEST_RENEWAL,
+            lambda c: c.request_renewal(meta),
+            idempotency,
         )
 
     def decide_renewal(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        passed: bool, plan_targets_met: bool | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        passed: bool,
+        plan_targets_met: bool | None = None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
             c.decide_renewal(
-                meta, passed=passed, plan_targets_met=plan_targets_met,
-                validity_years=version.validity_years, rulebook_version=version.id,
+                meta,
+                passed=passed,
+                plan_targets_met=plan_targets_met,
+                validity_years=version.validity_years,
+                rulebook_version=version.id,
             )
 
         return self._act(
@@ -317,8 +437,14 @@ class ClusterLedger(Application[UUID]):
         )
 
     def revoke(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        ground: Ground, received_on: date, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        ground: Ground,
+        received_on: date,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
@@ -328,66 +454,104 @@ class ClusterLedger(Application[UUID]):
                 else None
             )
             c.revoke(
-                meta, ground, received_on, deadline.due if deadline else None,
-                deadline.provisional if deadline else False, version.id,
+                meta,
+                ground,
+                received_on,
+                deadline.due if deadline else None,
+                deadline.provisional if deadline else False,
+                version.id,
             )
 
         return self._act(cluster_id, meta, expected_version, Command.REVOKE, act, idempotency)
 
     def appeal(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
             if version.appeal_reply is None:
-                raise RuleViolation(
-                    "no_appeal_route", f"rulebook {version.id} provides no appeal"
-                )
+                raise RuleViolation("no_appeal_route", f"rulebook {version.id} provides no appeal")
             reply = self._period(meta.effective_date, version.appeal_reply, "appeal reply", version)
             c.appeal(meta, reply.due, reply.provisional, version.id)
 
         return self._act(cluster_id, meta, expected_version, Command.APPEAL, act, idempotency)
 
     def decide_appeal(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        outcome: AppealOutcome, idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id, meta, expected_version, Command.DECIDE_APPEAL,
-            lambda c: c.decide_appeal(meta, outcome), idempotency,
-        )
-
-    def record_audit_finding(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        summary: str, amount_questioned_fen: int = 0,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        outcome: AppealOutcome,
         idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.RECORD_AUDIT_FINDING,
-            lambda c: c.record_audit_finding(meta, summary, amount_questioned_fen), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.DECIDE_APPEAL,
+            lambda c: c.decide_appeal(meta, outcome),
+            idempotency,
+        )
+
+    def record_audit_finding(
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        summary: str,
+        amount_questioned_fen: int = 0,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> CommandResult:
+        return self._act(
+            cluster_id,
+            meta,
+            expected_version,
+            Command.RECORD_AUDIT_FINDING,
+            lambda c: c.record_audit_finding(meta, summary, amount_questioned_fen),
+            idempotency,
         )
 
     def confirm_rectification(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None, *,
-        number: int, idempotency: IdempotencyRecord | None = None,
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        *,
+        number: int,
+        idempotency: IdempotencyRecord | None = None,
     ) -> CommandResult:
         return self._act(
-            cluster_id, meta, expected_version, Command.CONFIRM_RECTIFICATION,
-            lambda c: c.confirm_rectification(meta, number), idempotency,
+            cluster_id,
+            meta,
+            expected_version,
+            Command.CONFIRM_RECTIFICATION,
+            lambda c: c.confirm_rectification(meta, number),
+            idempotency,
         )
 
     # ---- plumbing --------------------------------------------------------------------------
 
     def _act(
-        self, cluster_id: UUID, meta: EventMeta, expected_version: int | None,
-        command: Command, action: Callable[[Cluster], object],
-        idempotency: IdempotencyRecord | None, others: list[Any] | tuple[Any, ...] = (),
+        self,
+        cluster_id: UUID,
+        meta: EventMeta,
+        expected_version: int | None,
+        command: Command,
+        action: Callable[[Cluster], object],
+        idempotency: IdempotencyRecord | None,
+        others: list[Any] | tuple[Any, ...] = (),
     ) -> CommandResult:
         cluster = self.get_cluster(cluster_id)
         dossier = cluster.case.dossier
-        check_may_act(meta.actor, command, dossier.programme, dossier.county_code,
-                      self.services.regions)
+        check_may_act(
+            meta.actor, command, dossier.programme, dossier.county_code, self.services.regions
+        )
         if expected_version is not None and expected_version != cluster.version:
             raise VersionConflict(
                 "stale_version",
@@ -400,7 +564,9 @@ class ClusterLedger(Application[UUID]):
         return self._save(cluster, others, idempotency)
 
     def _save(
-        self, cluster: Cluster, others: list[Any] | tuple[Any, ...],
+        self,
+        cluster: Cluster,
+        others: list[Any] | tuple[Any, ...],
         idempotency: IdempotencyRecord | None,
     ) -> CommandResult:
         pending = tuple(type(e).__name__ for e in cluster.pending_events)
@@ -436,7 +602,9 @@ class ClusterLedger(Application[UUID]):
             return calendar.add_working_days(
                 trigger, rule.days, count_trigger_day=rule.count_trigger_day
             )
-        return calendar.add_calendar_days(trigger, rule.days, count_trigger_day=rule.count_trigger_day)
+        return calendar.add_calendar_days(
+            trigger, rule.days, count_trigger_day=rule.count_trigger_day
+        )
 
     def _notice(self, starts_on: date, rule: PeriodRule | None, version: RulebookVersion) -> Notice:
         deadline = self._period(starts_on, rule, "public notice", version)

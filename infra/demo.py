@@ -46,44 +46,109 @@ class DemoCase(msgspec.Struct, frozen=True):
 
 FJ_CASES = (
     DemoCase("福州市马尾区用户侧新型储能产业集群", "350105", "新型储能", "renewed", year=2023),
-    DemoCase("福州市长乐区纺织新材料产业集群", "350112", "纺织新材料", "reported", output_billion=120),
-    DemoCase("福州市鼓楼区人工智能应用软件产业集群", "350102", "人工智能应用软件", "under_notice",
-             year=2026),
-    DemoCase("平潭综合实验区海洋渔业装备产业集群", "350128", "海洋渔业装备", "recommended", year=2026),
-    DemoCase("晋江市运动鞋原辅材料产业集群", "350582", "运动鞋原辅材料", "reported", output_billion=180),
-    DemoCase("南安市水暖厨卫产业集群", "350583", "水暖厨卫", "appeal_overturned", output_billion=90),
+    DemoCase(
+        "福州市长乐区纺织新材料产业集群", "350112", "纺织新材料", "reported", output_billion=120
+    ),
+    DemoCase(
+        "福州市鼓楼区人工智能应用软件产业集群",
+        "350102",
+        "人工智能应用软件",
+        "under_notice",
+        year=2026,
+    ),
+    DemoCase(
+        "平潭综合实验区海洋渔业装备产业集群", "350128", "海洋渔业装备", "recommended", year=2026
+    ),
+    DemoCase(
+        "晋江市运动鞋原辅材料产业集群", "350582", "运动鞋原辅材料", "reported", output_billion=180
+    ),
+    DemoCase(
+        "南安市水暖厨卫产业集群", "350583", "水暖厨卫", "appeal_overturned", output_billion=90
+    ),
     DemoCase("德化县白瓷产业集群", "350526", "白瓷", "expired", output_billion=40),
     DemoCase("泉州市鲤城区鞋服新材料产业集群", "350502", "鞋服新材料", "certified", year=2025),
     DemoCase("泉州市洛江区卫生护理用品产业集群", "350504", "卫生护理用品", "applied", year=2026),
     DemoCase("漳州市龙文区石英钟表产业集群", "350603", "石英钟表", "revoked", output_billion=35),
-    DemoCase("漳州市芗城区智能数控电子设备产业集群", "350602", "智能数控电子设备", "certified",
-             year=2025),
+    DemoCase(
+        "漳州市芗城区智能数控电子设备产业集群", "350602", "智能数控电子设备", "certified", year=2025
+    ),
     DemoCase("龙岩市上杭县金铜精深加工产业集群", "350823", "金铜精深加工", "appealed", year=2023),
-    DemoCase("龙岩市新罗区应急抢险救援装备产业集群", "350802", "应急抢险救援装备", "rejected",
-             year=2025),
+    DemoCase(
+        "龙岩市新罗区应急抢险救援装备产业集群", "350802", "应急抢险救援装备", "rejected", year=2025
+    ),
     DemoCase("武平县显示模组及材料制造产业集群", "350824", "显示模组及材料", "reported", year=2023),
-    DemoCase("三明市三元区工程装备零部件产业集群", "350404", "工程装备零部件", "not_recommended",
-             output_billion=22, year=2025),
+    DemoCase(
+        "三明市三元区工程装备零部件产业集群",
+        "350404",
+        "工程装备零部件",
+        "not_recommended",
+        output_billion=22,
+        year=2025,
+    ),
     DemoCase("莆田市荔城区黄金珠宝产业集群", "350304", "黄金珠宝", "certified", year=2025),
     DemoCase("南平市光泽县白羽肉鸡产业集群", "350723", "白羽肉鸡", "applied", year=2026),
     DemoCase("邵武市氟材料产业集群", "350781", "氟新材料", "reported", year=2023),
-    DemoCase("宁德市蕉城区锂电新能源配套产业集群", "350902", "锂电新能源配套", "certified", year=2025),
+    DemoCase(
+        "宁德市蕉城区锂电新能源配套产业集群", "350902", "锂电新能源配套", "certified", year=2025
+    ),
     DemoCase("厦门市翔安区智能输配电产业集群", "350213", "智能输配电", "under_notice", year=2026),
 )
 
 XM_CASES = (
-    DemoCase("厦门市思明区智慧城市智能系统产业集群", "350203", "智慧城市智能系统", "paid_year2",
-             Programme.XM, "厦门软件园运营管理有限公司", 140),
-    DemoCase("厦门市集美区工业机器人产业集群", "350211", "工业机器人", "paid_year1",
-             Programme.XM, "集美区工业机器人产业集群促进中心", 60),
-    DemoCase("厦门市海沧区集成电路设计产业集群", "350205", "集成电路设计", "scored_low",
-             Programme.XM, "海沧区集成电路产业服务中心", 55),
-    DemoCase("厦门市湖里区航空维修产业集群", "350206", "航空维修", "audited",
-             Programme.XM, "湖里区航空产业运营服务有限公司", 80),
-    DemoCase("厦门市同安区食品加工产业集群", "350212", "食品加工", "recommended_xm",
-             Programme.XM, "同安区食品产业促进会", 50),
-    DemoCase("厦门市翔安区新型显示产业集群", "350213", "新型显示", "applied_xm",
-             Programme.XM, "翔安区新型显示产业运营有限公司", 95),
+    DemoCase(
+        "厦门市思明区智慧城市智能系统产业集群",
+        "350203",
+        "智慧城市智能系统",
+        "paid_year2",
+        Programme.XM,
+        "厦门软件园运营管理有限公司",
+        140,
+    ),
+    DemoCase(
+        "厦门市集美区工业机器人产业集群",
+        "350211",
+        "工业机器人",
+        "paid_year1",
+        Programme.XM,
+        "集美区工业机器人产业集群促进中心",
+        60,
+    ),
+    DemoCase(
+        "厦门市海沧区集成电路设计产业集群",
+        "350205",
+        "集成电路设计",
+        "scored_low",
+        Programme.XM,
+        "海沧区集成电路产业服务中心",
+        55,
+    ),
+    DemoCase(
+        "厦门市湖里区航空维修产业集群",
+        "350206",
+        "航空维修",
+        "audited",
+        Programme.XM,
+        "湖里区航空产业运营服务有限公司",
+        80,
+    ),
+    DemoCase(
+        "厦门市同安区食品加工产业集群",
+        "350212",
+        "食品加工",
+        "recommended_xm",
+        Programme.XM,
+        "同安区食品产业促进会",
+        50,
+    ),
+    DemoCase(
+        "厦门市翔安区新型显示产业集群",
+        "350213",
+        "新型显示",
+        "applied_xm",
+        Programme.XM,
+        "翔安区新型显示产业运营有限公司",
+        95,
+    ),
 )
 
 
@@ -92,7 +157,8 @@ def _indicators(case: DemoCase) -> Indicators:
     weak = case.stage == "not_recommended"
     return Indicators(
         area_km2=Decimal(45),
-        output_value_yuan=(base - 2 * 10**8, base - 10**8, base) if not weak
+        output_value_yuan=(base - 2 * 10**8, base - 10**8, base)
+        if not weak
         else (2_100_000_000, 2_200_000_000, 2_350_000_000),
         sme_output_share_pct=Decimal("74.5"),
         leading_industry_share_pct=Decimal("76.0") if not weak else Decimal("58.0"),
@@ -119,16 +185,32 @@ class DemoDriver:
         self.version = 0
         self.cluster_id: UUID | None = None
 
-    def meta(self, role: Role, on: date, *, user: str | None = None, doc: str | None = None,
-             comment: str = "") -> EventMeta:
+    def meta(
+        self,
+        role: Role,
+        on: date,
+        *,
+        user: str | None = None,
+        doc: str | None = None,
+        comment: str = "",
+    ) -> EventMeta:
         jurisdiction = {
-            Role.COUNTY: self.case.county, Role.OPERATING_UNIT: self.case.county,
-            Role.CITY: self.city, Role.MIIT_RECORDER: XIAMEN, Role.PROVINCE: PROVINCE,
+            Role.COUNTY: self.case.county,
+            Role.OPERATING_UNIT: self.case.county,
+            Role.CITY: self.city,
+            Role.MIIT_RECORDER: XIAMEN,
+            Role.PROVINCE: PROVINCE,
         }[role]
         return EventMeta(
-            actor=Actor(user_id=user or f"{role}-{jurisdiction}", role=role,
-                        organisation=f"{jurisdiction} {role}", jurisdiction=jurisdiction),
-            effective_date=on, document_number=doc, comment=comment,
+            actor=Actor(
+                user_id=user or f"{role}-{jurisdiction}",
+                role=role,
+                organisation=f"{jurisdiction} {role}",
+                jurisdiction=jurisdiction,
+            ),
+            effective_date=on,
+            document_number=doc,
+            comment=comment,
         )
 
     def step(self, verb: Callable[..., object], *args: object, **kwargs: object) -> None:
@@ -141,11 +223,19 @@ class DemoDriver:
     def apply(self, on: date) -> None:
         c = self.case
         dossier = Dossier(
-            name=c.name, programme=c.programme, county_code=c.county, leading_industry=c.industry,
-            operating_unit=c.operating_unit, indicators=_indicators(c),
+            name=c.name,
+            programme=c.programme,
+            county_code=c.county,
+            leading_industry=c.industry,
+            operating_unit=c.operating_unit,
+            indicators=_indicators(c),
             plan_targets=(
-                PlanTarget(indicator="total_output_100m_yuan", baseline=Decimal(c.output_billion),
-                           target=Decimal(c.output_billion * 13 // 10), by_year=on.year + 3),
+                PlanTarget(
+                    indicator="total_output_100m_yuan",
+                    baseline=Decimal(c.output_billion),
+                    target=Decimal(c.output_billion * 13 // 10),
+                    by_year=on.year + 3,
+                ),
             ),
             negative_list_clear=True,
         )
@@ -158,56 +248,113 @@ class DemoDriver:
     def certify_fj(self, applied: date) -> date:
         y = applied.year
         self.recommend(date(y, applied.month + 1, 10))
-        self.step(self.ledger.shortlist,
-                  self.meta(Role.PROVINCE, date(y, applied.month + 2, 8), user="prov-reviewer"))
+        self.step(
+            self.ledger.shortlist,
+            self.meta(Role.PROVINCE, date(y, applied.month + 2, 8), user="prov-reviewer"),
+        )
         certified = date(y, applied.month + 2, 28)
-        self.step(self.ledger.certify, self.meta(
-            Role.PROVINCE, certified, user="prov-director", doc=f"闽工信函中小〔{y}〕{applied.month * 7 + 3}号"))
+        self.step(
+            self.ledger.certify,
+            self.meta(
+                Role.PROVINCE,
+                certified,
+                user="prov-director",
+                doc=f"闽工信函中小〔{y}〕{applied.month * 7 + 3}号",
+            ),
+        )
         return certified
 
     def report(self, year: int, on: date) -> None:
         role = Role.COUNTY
-        self.step(self.ledger.file_annual_report, self.meta(role, on), year=year,
-                  figures=AnnualFigures(total_output_yuan=self.case.output_billion * 10**8,
-                                        quality_sme_count=20, valid_invention_patents=310))
+        self.step(
+            self.ledger.file_annual_report,
+            self.meta(role, on),
+            year=year,
+            figures=AnnualFigures(
+                total_output_yuan=self.case.output_billion * 10**8,
+                quality_sme_count=20,
+                valid_invention_patents=310,
+            ),
+        )
 
     def revoke(self, on: date, received: date, ground: Ground) -> None:
-        self.step(self.ledger.revoke, self.meta(
-            Role.PROVINCE, on, user="prov-director", doc=f"闽工信中小〔{on.year}〕{on.month}{on.day}号",
-            comment="经核查，集群未及时报送年度培育情况信息表"), ground=ground, received_on=received)
+        self.step(
+            self.ledger.revoke,
+            self.meta(
+                Role.PROVINCE,
+                on,
+                user="prov-director",
+                doc=f"闽工信中小〔{on.year}〕{on.month}{on.day}号",
+                comment="经核查，集群未及时报送年度培育情况信息表",
+            ),
+            ground=ground,
+            received_on=received,
+        )
 
     # ---- XM ----------------------------------------------------------------------------------
 
     def certify_xm(self) -> None:
         self.recommend(date(2024, 12, 16))
-        self.step(self.ledger.certify, self.meta(Role.MIIT_RECORDER, date(2025, 1, 20),
-                                                 doc="工信部企业函〔2025〕12号"))
+        self.step(
+            self.ledger.certify,
+            self.meta(Role.MIIT_RECORDER, date(2025, 1, 20), doc="工信部企业函〔2025〕12号"),
+        )
 
     def fund(self, funding_year: int, amount_fen: int, start: date) -> None:
         half = amount_fen // 2
         lines = (
-            PlanLine(category="public_service_platform", amount_fen=half, description="公共服务平台运维"),
-            PlanLine(category="brand_building", amount_fen=amount_fen - half, description="区域品牌推广"),
+            PlanLine(
+                category="public_service_platform", amount_fen=half, description="公共服务平台运维"
+            ),
+            PlanLine(
+                category="brand_building", amount_fen=amount_fen - half, description="区域品牌推广"
+            ),
         )
         y, m = start.year, start.month
-        self.step(self.ledger.submit_fund_use_plan, self.meta(Role.OPERATING_UNIT, start),
-                  funding_year=funding_year, lines=lines)
-        self.step(self.ledger.review_fund_use_plan, self.meta(Role.COUNTY, date(y, m, 20)),
-                  funding_year=funding_year, passed=True)
-        self.step(self.ledger.approve_subsidy, self.meta(Role.CITY, date(y, m + 1, 3), user="city-fund-approver"),
-                  funding_year=funding_year, amount_fen=amount_fen)
-        self.step(self.ledger.pay_subsidy, self.meta(Role.CITY, date(y, m + 1, 25), user="city-treasurer"),
-                  funding_year=funding_year, amount_fen=amount_fen,
-                  voucher=f"XMGX-{y}-{self.case.county}-{funding_year}")
+        self.step(
+            self.ledger.submit_fund_use_plan,
+            self.meta(Role.OPERATING_UNIT, start),
+            funding_year=funding_year,
+            lines=lines,
+        )
+        self.step(
+            self.ledger.review_fund_use_plan,
+            self.meta(Role.COUNTY, date(y, m, 20)),
+            funding_year=funding_year,
+            passed=True,
+        )
+        self.step(
+            self.ledger.approve_subsidy,
+            self.meta(Role.CITY, date(y, m + 1, 3), user="city-fund-approver"),
+            funding_year=funding_year,
+            amount_fen=amount_fen,
+        )
+        self.step(
+            self.ledger.pay_subsidy,
+            self.meta(Role.CITY, date(y, m + 1, 25), user="city-treasurer"),
+            funding_year=funding_year,
+            amount_fen=amount_fen,
+            voucher=f"XMGX-{y}-{self.case.county}-{funding_year}",
+        )
 
     def score(self, year: int, score: Decimal) -> None:
-        self.step(self.ledger.score, self.meta(Role.COUNTY, date(year + 1, 2, 12)), year=year,
-                  stage=ScoreStage.DISTRICT_INITIAL, score=score)
-        self.step(self.ledger.score, self.meta(Role.CITY, date(year + 1, 3, 16), user="city-assessor"),
-                  year=year, stage=ScoreStage.CITY_FINAL, score=score)
+        self.step(
+            self.ledger.score,
+            self.meta(Role.COUNTY, date(year + 1, 2, 12)),
+            year=year,
+            stage=ScoreStage.DISTRICT_INITIAL,
+            score=score,
+        )
+        self.step(
+            self.ledger.score,
+            self.meta(Role.CITY, date(year + 1, 3, 16), user="city-assessor"),
+            year=year,
+            stage=ScoreStage.CITY_FINAL,
+            score=score,
+        )
 
 
-def _run(driver: DemoDriver) -> None:  # noqa: PLR0912 - one script per stage
+def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per stage
     c, d = driver.case, driver
     ledger = driver.ledger
     if c.programme == Programme.XM:
@@ -227,8 +374,12 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0912 - one script per stage
             return
         d.score(2025, Decimal("83.50") if c.stage == "paid_year2" else Decimal("74.00"))
         if c.stage == "audited":
-            d.step(ledger.record_audit_finding, d.meta(Role.CITY, date(2026, 6, 18)),
-                   summary="品牌建设费用中列支招待费 3.2 万元，不符合专款专用", amount_questioned_fen=3_200_000)
+            d.step(
+                ledger.record_audit_finding,
+                d.meta(Role.CITY, date(2026, 6, 18)),
+                summary="品牌建设费用中列支招待费 3.2 万元，不符合专款专用",
+                amount_questioned_fen=3_200_000,
+            )
             d.step(ledger.confirm_rectification, d.meta(Role.COUNTY, date(2026, 8, 5)), number=1)
             d.step(ledger.confirm_rectification, d.meta(Role.CITY, date(2026, 8, 19)), number=1)
             return
@@ -240,8 +391,12 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0912 - one script per stage
     if c.stage == "applied":
         return
     if c.stage == "not_recommended":
-        d.step(ledger.decline_to_recommend, d.meta(Role.CITY, date(c.year, 4, 8),
-               comment="产值与主导产业占比未达认定标准，暂不推荐"))
+        d.step(
+            ledger.decline_to_recommend,
+            d.meta(
+                Role.CITY, date(c.year, 4, 8), comment="产值与主导产业占比未达认定标准，暂不推荐"
+            ),
+        )
         return
     if c.stage == "recommended":
         d.recommend(date(2026, 10, 12))
@@ -252,8 +407,15 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0912 - one script per stage
         return
     if c.stage == "rejected":
         d.recommend(date(c.year, 4, 10))
-        d.step(ledger.reject, d.meta(Role.PROVINCE, date(c.year, 5, 20), user="prov-director",
-               comment="复审实地抽查：公共服务体系不完善"))
+        d.step(
+            ledger.reject,
+            d.meta(
+                Role.PROVINCE,
+                date(c.year, 5, 20),
+                user="prov-director",
+                comment="复审实地抽查：公共服务体系不完善",
+            ),
+        )
         return
     certified = d.certify_fj(applied)
     if c.stage == "certified":
@@ -266,22 +428,45 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0912 - one script per stage
     if c.stage == "renewed":
         d.report(certified.year + 2, date(certified.year + 3, 3, 20))
         d.step(ledger.request_renewal, d.meta(Role.COUNTY, date(2026, 4, 20)))
-        d.step(ledger.decide_renewal, d.meta(Role.PROVINCE, date(2026, 6, 15), user="prov-director",
-               doc="闽工信中小〔2026〕61号", comment="三年发展规划目标基本完成"),
-               passed=True, plan_targets_met=True)
+        d.step(
+            ledger.decide_renewal,
+            d.meta(
+                Role.PROVINCE,
+                date(2026, 6, 15),
+                user="prov-director",
+                doc="闽工信中小〔2026〕61号",
+                comment="三年发展规划目标基本完成",
+            ),
+            passed=True,
+            plan_targets_met=True,
+        )
         return
     if c.stage == "reported":
         return
     d.revoke(date(2025, 9, 24), date(2025, 9, 26), Ground.ANNUAL_REPORT_MISSING)
     if c.stage == "revoked":
         return
-    d.step(ledger.appeal, d.meta(Role.COUNTY, date(2025, 10, 15),
-           comment="年度信息表已于规定期限内通过市工信局报送，附回执"))
+    d.step(
+        ledger.appeal,
+        d.meta(
+            Role.COUNTY,
+            date(2025, 10, 15),
+            comment="年度信息表已于规定期限内通过市工信局报送，附回执",
+        ),
+    )
     if c.stage == "appealed":
         return
-    d.step(ledger.decide_appeal, d.meta(Role.PROVINCE, date(2025, 11, 14), user="prov-appeals",
-           doc="闽工信中小〔2025〕140号", comment="经复核，年度信息表已按时报送，撤销决定予以撤回"),
-           outcome=AppealOutcome.OVERTURNED)
+    d.step(
+        ledger.decide_appeal,
+        d.meta(
+            Role.PROVINCE,
+            date(2025, 11, 14),
+            user="prov-appeals",
+            doc="闽工信中小〔2025〕140号",
+            comment="经复核，年度信息表已按时报送，撤销决定予以撤回",
+        ),
+        outcome=AppealOutcome.OVERTURNED,
+    )
 
 
 def load_demo(ledger: ClusterLedger) -> int:

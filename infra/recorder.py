@@ -41,7 +41,10 @@ class IdempotencyRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class LedgerRecorder(PostgresApplicationRecorder):
     def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        curs: Cursor[DictRow],  # noqa: ARG002 - the hook's signature; no SQL runs here
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault(_DIGESTS_KWARG, [])
         kwargs[_DIGESTS_KWARG][:] = [
@@ -73,9 +76,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         for position, digest in zip(ids, digests, strict=True):
             previous = entry_hash(previous, position, digest)
             links.append((position, previous))
-        curs.executemany(
-            "INSERT INTO ledger_chain (notification_id, hash) VALUES (%s, %s)", links
-        )
+        curs.executemany("INSERT INTO ledger_chain (notification_id, hash) VALUES (%s, %s)", links)
         record: IdempotencyRecord | None = kwargs.get(IDEMPOTENCY_KWARG)
         if record is not None:
             curs.execute(

@@ -19,7 +19,9 @@ def load_rulebook(directory: Path = RULES_DIR) -> Rulebook:
     versions = tuple(parse_rulebook_version(p.read_bytes(), source_name=p.name) for p in files)
     ids = [v.id for v in versions]
     if len(set(ids)) != len(ids):
-        raise ConfigError("invalid_rulebook", f"duplicate rulebook version ids in {directory}: {ids}")
+        raise ConfigError(
+            "invalid_rulebook", f"duplicate rulebook version ids in {directory}: {ids}"
+        )
     return Rulebook(versions=versions)
 
 

@@ -57,9 +57,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 checkpoint_private_key=pem("CLUSTER_LEDGER_CHECKPOINT_KEY"),
                 checkpoint_every=int(env.get("CLUSTER_LEDGER_CHECKPOINT_EVERY", "1000")),
                 max_request_bytes=int(env.get("CLUSTER_LEDGER_MAX_REQUEST_BYTES", str(256 * 1024))),
-                run_projector=env.get("CLUSTER_LEDGER_RUN_PROJECTOR", "1") not in {"0", "false", "no"},
+                run_projector=env.get("CLUSTER_LEDGER_RUN_PROJECTOR", "1")
+                not in {"0", "false", "no"},
                 read_wait_seconds=float(env.get("CLUSTER_LEDGER_READ_WAIT_SECONDS", "5")),
                 log_json=env.get("CLUSTER_LEDGER_LOG_FORMAT", "json") == "json",
             )
         except ValueError as exc:
-            raise ConfigError("invalid_setting", f"a numeric setting is not a number: {exc}") from exc
+            raise ConfigError(
+                "invalid_setting", f"a numeric setting is not a number: {exc}"
+            ) from exc

@@ -79,8 +79,12 @@ def fj_dossier(name: str = "晋江市运动鞋原辅材料产业集群", county:
         leading_industry="运动鞋原辅材料",
         indicators=strong_indicators(),
         plan_targets=(
-            PlanTarget(indicator="total_output_100m_yuan", baseline=Decimal(52),
-                       target=Decimal(65), by_year=2026),
+            PlanTarget(
+                indicator="total_output_100m_yuan",
+                baseline=Decimal(52),
+                target=Decimal(65),
+                by_year=2026,
+            ),
         ),
         negative_list_clear=True,
     )
@@ -102,13 +106,20 @@ def certified_fj(ledger: ClusterLedger, dossier: Dossier | None = None) -> UUID:
     """An FJ cluster applied 2023-03-01 and certified by the province on 2023-05-22."""
     dossier = dossier or fj_dossier()
     county, city = dossier.county_code, dossier.county_code[:4] + "00"
-    cid = ledger.apply_for_certification(meta("county", county, date(2023, 3, 1)), dossier).cluster_id
+    cid = ledger.apply_for_certification(
+        meta("county", county, date(2023, 3, 1)), dossier
+    ).cluster_id
     ledger.recommend(cid, meta("city", city, date(2023, 4, 3)), 1, onsite_verified=True)
     ledger.shortlist(cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2)
     ledger.certify(
         cid,
-        meta("province", FJ_PROVINCE, date(2023, 5, 22), user_id="prov-b",
-             document_number="闽工信函中小〔2023〕118号"),
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2023, 5, 22),
+            user_id="prov-b",
+            document_number="闽工信函中小〔2023〕118号",
+        ),
         3,
     )
     return cid
@@ -123,7 +134,9 @@ def certified_xm(ledger: ClusterLedger, dossier: Dossier | None = None) -> UUID:
     ledger.recommend(cid, meta("city", XIAMEN, date(2024, 12, 16)), 1, onsite_verified=True)
     ledger.certify(
         cid,
-        meta("miit_recorder", XIAMEN, date(2025, 1, 20), document_number="工信部企业函〔2025〕12号"),
+        meta(
+            "miit_recorder", XIAMEN, date(2025, 1, 20), document_number="工信部企业函〔2025〕12号"
+        ),
         2,
     )
     return cid
@@ -143,32 +156,48 @@ def fund_year_one(ledger: ClusterLedger, cid: UUID, start_version: int) -> int:
     v = start_version
     amount = 100_000_000
     ledger.submit_fund_use_plan(
-        cid, meta("operating_unit", SIMING, date(2025, 2, 10)), v, funding_year=1,
+        cid,
+        meta("operating_unit", SIMING, date(2025, 2, 10)),
+        v,
+        funding_year=1,
         lines=plan_lines(amount),
     )
     ledger.review_fund_use_plan(
         cid, meta("county", SIMING, date(2025, 2, 20)), v + 1, funding_year=1, passed=True
     )
     ledger.approve_subsidy(
-        cid, meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"), v + 2,
-        funding_year=1, amount_fen=amount,
+        cid,
+        meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"),
+        v + 2,
+        funding_year=1,
+        amount_fen=amount,
     )
     ledger.pay_subsidy(
-        cid, meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"), v + 3,
-        funding_year=1, amount_fen=amount, voucher=f"XM-2025-{cid.hex[:8]}-1",
+        cid,
+        meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"),
+        v + 3,
+        funding_year=1,
+        amount_fen=amount,
+        voucher=f"XM-2025-{cid.hex[:8]}-1",
     )
     return v + 4
 
 
-def score_year(
-    ledger: ClusterLedger, cid: UUID, version: int, year: int, score: Decimal
-) -> int:
+def score_year(ledger: ClusterLedger, cid: UUID, version: int, year: int, score: Decimal) -> int:
     ledger.score(
-        cid, meta("county", SIMING, date(year + 1, 2, 10)), version, year=year,
-        stage=ScoreStage.DISTRICT_INITIAL, score=score,
+        cid,
+        meta("county", SIMING, date(year + 1, 2, 10)),
+        version,
+        year=year,
+        stage=ScoreStage.DISTRICT_INITIAL,
+        score=score,
     )
     ledger.score(
-        cid, meta("city", XIAMEN, date(year + 1, 3, 10), user_id="city-assessor"), version + 1,
-        year=year, stage=ScoreStage.CITY_FINAL, score=score,
+        cid,
+        meta("city", XIAMEN, date(year + 1, 3, 10), user_id="city-assessor"),
+        version + 1,
+        year=year,
+        stage=ScoreStage.CITY_FINAL,
+        score=score,
     )
     return version + 2

@@ -60,7 +60,9 @@ def cmd_demo(_: argparse.Namespace) -> int:
             loaded = load_demo(ledger)
         finally:
             ledger.close()
-    print(f"demo data: {loaded} clusters loaded" if loaded else "demo data: store not empty, skipped")
+    print(
+        f"demo data: {loaded} clusters loaded" if loaded else "demo data: store not empty, skipped"
+    )
     return 0
 
 
@@ -75,7 +77,9 @@ def issuer(settings: Settings) -> Any:
 def cmd_token(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     actor = Actor(
-        user_id=args.user, role=Role(args.role), organisation=args.organisation,
+        user_id=args.user,
+        role=Role(args.role),
+        organisation=args.organisation,
         jurisdiction=args.jurisdiction,
     )
     print(issuer(settings).mint(actor, ttl_seconds=args.ttl))
@@ -121,8 +125,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"\nCluster Ledger on http://{host}:{port}  —  API docs: http://{host}:{port}/schema")
         print("Tokens for the demo users (valid 8 hours):")
         for user, role, jurisdiction, org in DEMO_USERS:
-            token = tokens.mint(Actor(user_id=user, role=role, organisation=org,
-                                      jurisdiction=jurisdiction))
+            token = tokens.mint(
+                Actor(user_id=user, role=role, organisation=org, jurisdiction=jurisdiction)
+            )
             print(f"  {role:<15} {jurisdiction} {user:<22} {token}")
         sys.stdout.flush()
         app = create_app(settings, conn=conn)

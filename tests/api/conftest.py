@@ -24,7 +24,9 @@ def jwt_keys() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def api_settings(migrated: ConnectionInfo, jwt_keys: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def api_settings(
+    migrated: ConnectionInfo, jwt_keys: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     private, public = jwt_keys
     return Settings(
         database_url=migrated.url,
@@ -47,8 +49,10 @@ def token_for(jwt_keys: tuple[str, str]) -> Callable[..., str]:
 
     def mint(role: str, jurisdiction: str, user_id: str | None = None, ttl: int = 3600) -> str:
         actor = Actor(
-            user_id=user_id or f"{role}-{jurisdiction}", role=Role(role),
-            organisation=f"{role} office", jurisdiction=jurisdiction,
+            user_id=user_id or f"{role}-{jurisdiction}",
+            role=Role(role),
+            organisation=f"{role} office",
+            jurisdiction=jurisdiction,
         )
         return issuer.mint(actor, ttl_seconds=ttl)
 
@@ -57,7 +61,9 @@ def token_for(jwt_keys: tuple[str, str]) -> Callable[..., str]:
 
 @pytest.fixture(scope="session")
 def auth(token_for: Callable[..., str]) -> Callable[..., dict[str, str]]:
-    def headers(role: str, jurisdiction: str, user_id: str | None = None, **extra: str) -> dict[str, str]:
+    def headers(
+        role: str, jurisdiction: str, user_id: str | None = None, **extra: str
+    ) -> dict[str, str]:
         return {"Authorization": f"Bearer {token_for(role, jurisdiction, user_id)}", **extra}
 
     return headers

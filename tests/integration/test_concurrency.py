@@ -32,7 +32,10 @@ def test_of_two_concurrent_writers_exactly_one_wins(ledger: ClusterLedger) -> No
         barrier.wait()
         try:
             ledger.file_annual_report(
-                cid, meta("city", QUANZHOU, date(2025, 3, 1)), 4, year=year,
+                cid,
+                meta("city", QUANZHOU, date(2025, 3, 1)),
+                4,
+                year=year,
                 figures=AnnualFigures(total_output_yuan=5_000_000_000),
             )
             outcomes.append("saved")
@@ -55,7 +58,10 @@ def test_snapshots_are_taken_and_reload_the_same_state(ledger: ClusterLedger) ->
     version = 4
     for year in range(2023, 2023 + 1):
         ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2026, 3, 1)), version, year=year,
+            cid,
+            meta("city", QUANZHOU, date(2026, 3, 1)),
+            version,
+            year=year,
             figures=AnnualFigures(),
         )
         version += 1

@@ -15,52 +15,121 @@ from tests.factories import FJ_PROVINCE, JINJIANG, QUANZHOU, fj_dossier, meta
 
 def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) -> None:
     dossier = fj_dossier("晋江市运动鞋原辅材料产业集群（全流程）")
-    cid = ledger.apply_for_certification(meta("county", JINJIANG, date(2023, 3, 1)), dossier).cluster_id
+    cid = ledger.apply_for_certification(
+        meta("county", JINJIANG, date(2023, 3, 1)), dossier
+    ).cluster_id
     ledger.recommend(cid, meta("city", QUANZHOU, date(2023, 4, 3)), 1, onsite_verified=True)
     ledger.shortlist(cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2)
     notice = ledger.get_cluster(cid).case.notice
     assert notice is not None
-    assert notice.ends_on == date(2023, 5, 9)  # 5 working days counting 4 May; 6 May was a make-up day
+    assert notice.ends_on == date(
+        2023, 5, 9
+    )  # 5 working days counting 4 May; 6 May was a make-up day
 
     ledger.raise_objection(
-        cid, meta("province", FJ_PROVINCE, date(2023, 5, 8), user_id="prov-a"), 3,
-        subject="certification", summary="群众来信反映产值数据重复统计",
+        cid,
+        meta("province", FJ_PROVINCE, date(2023, 5, 8), user_id="prov-a"),
+        3,
+        subject="certification",
+        summary="群众来信反映产值数据重复统计",
     )
     with pytest.raises(RuleViolation) as blocked:
-        ledger.certify(cid, meta("province", FJ_PROVINCE, date(2023, 5, 22), user_id="prov-b",
-                                 document_number="闽工信函〔2023〕1号"), 4)
+        ledger.certify(
+            cid,
+            meta(
+                "province",
+                FJ_PROVINCE,
+                date(2023, 5, 22),
+                user_id="prov-b",
+                document_number="闽工信函〔2023〕1号",
+            ),
+            4,
+        )
     assert blocked.value.code == "objection_open"
     ledger.resolve_objection(
-        cid, meta("province", FJ_PROVINCE, date(2023, 5, 15), user_id="prov-a",
-                  comment="经核实，数据无重复统计"), 4, number=1, upheld=False,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2023, 5, 15),
+            user_id="prov-a",
+            comment="经核实，数据无重复统计",
+        ),
+        4,
+        number=1,
+        upheld=False,
     )
-    ledger.certify(cid, meta("province", FJ_PROVINCE, date(2023, 5, 22), user_id="prov-b",
-                             document_number="闽工信函〔2023〕1号"), 5)
+    ledger.certify(
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2023, 5, 22),
+            user_id="prov-b",
+            document_number="闽工信函〔2023〕1号",
+        ),
+        5,
+    )
     case = ledger.get_cluster(cid).case
     assert (case.status, case.certified_on, case.valid_until) == (
-        Status.CERTIFIED, date(2023, 5, 22), date(2026, 5, 22))
+        Status.CERTIFIED,
+        date(2023, 5, 22),
+        date(2026, 5, 22),
+    )
 
-    ledger.file_annual_report(cid, meta("city", QUANZHOU, date(2024, 3, 29)), 6, year=2023,
-                              figures=AnnualFigures(total_output_yuan=5_300_000_000))
-    ledger.file_annual_report(cid, meta("city", QUANZHOU, date(2025, 4, 2)), 7, year=2024,
-                              figures=AnnualFigures(total_output_yuan=5_600_000_000))
+    ledger.file_annual_report(
+        cid,
+        meta("city", QUANZHOU, date(2024, 3, 29)),
+        6,
+        year=2023,
+        figures=AnnualFigures(total_output_yuan=5_300_000_000),
+    )
+    ledger.file_annual_report(
+        cid,
+        meta("city", QUANZHOU, date(2025, 4, 2)),
+        7,
+        year=2024,
+        figures=AnnualFigures(total_output_yuan=5_600_000_000),
+    )
     reports = ledger.get_cluster(cid).case.reports
     assert (reports[2023].late, reports[2024].late) == (False, True)  # due 30 March
-    ledger.report_major_change(cid, meta("county", JINJIANG, date(2025, 6, 1)), 8,
-                               kind=ChangeKind.LEADING_INDUSTRY, new_value="运动鞋服新材料")
+    ledger.report_major_change(
+        cid,
+        meta("county", JINJIANG, date(2025, 6, 1)),
+        8,
+        kind=ChangeKind.LEADING_INDUSTRY,
+        new_value="运动鞋服新材料",
+    )
 
     ledger.revoke(
-        cid, meta("province", FJ_PROVINCE, date(2025, 9, 24), user_id="prov-c",
-                  document_number="闽工信〔2025〕77号", comment="未及时报送年度信息表"),
-        9, ground=Ground.ANNUAL_REPORT_MISSING, received_on=date(2025, 9, 26),
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 9, 24),
+            user_id="prov-c",
+            document_number="闽工信〔2025〕77号",
+            comment="未及时报送年度信息表",
+        ),
+        9,
+        ground=Ground.ANNUAL_REPORT_MISSING,
+        received_on=date(2025, 9, 26),
     )
     ledger.appeal(cid, meta("county", JINJIANG, date(2025, 10, 23), comment="已按时报送"), 10)
     appeal = ledger.get_cluster(cid).case.appeal
     assert appeal is not None
     assert appeal.reply_due == date(2025, 12, 4)  # 30 working days counted from 24 October
     ledger.decide_appeal(
-        cid, meta("province", FJ_PROVINCE, date(2025, 11, 20), user_id="prov-d",
-                  comment="复核：撤销依据不足"), 11, outcome=AppealOutcome.OVERTURNED,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 11, 20),
+            user_id="prov-d",
+            comment="复核：撤销依据不足",
+        ),
+        11,
+        outcome=AppealOutcome.OVERTURNED,
     )
     case = ledger.get_cluster(cid).case
     assert case.status == Status.CERTIFIED
@@ -75,8 +144,17 @@ def test_fj_renewal_passes_and_extends_validity_by_three_years(ledger: ClusterLe
     ledger.request_renewal(cid, meta("county", JINJIANG, date(2026, 5, 30)), 4)
     assert ledger.get_cluster(cid).case.status_on(date(2026, 6, 1)) == "certified"
     ledger.decide_renewal(
-        cid, meta("province", FJ_PROVINCE, date(2026, 7, 1), user_id="prov-r",
-                  document_number="闽工信〔2026〕5号"), 5, passed=True, plan_targets_met=True,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2026, 7, 1),
+            user_id="prov-r",
+            document_number="闽工信〔2026〕5号",
+        ),
+        5,
+        passed=True,
+        plan_targets_met=True,
     )
     assert ledger.get_cluster(cid).case.valid_until == date(2029, 5, 22)
 
@@ -87,8 +165,17 @@ def test_fj_expired_case_can_be_revoked_on_ground_one(ledger: ClusterLedger) -> 
     cid = certified_fj(ledger)
     assert ledger.get_cluster(cid).case.status_on(date(2026, 5, 23)) == "expired"
     ledger.revoke(
-        cid, meta("province", FJ_PROVINCE, date(2026, 6, 1), user_id="prov-c",
-                  document_number="闽工信〔2026〕8号", comment="有效期满未申请复核"),
-        4, ground=Ground.EXPIRED_WITHOUT_RENEWAL, received_on=date(2026, 6, 3),
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2026, 6, 1),
+            user_id="prov-c",
+            document_number="闽工信〔2026〕8号",
+            comment="有效期满未申请复核",
+        ),
+        4,
+        ground=Ground.EXPIRED_WITHOUT_RENEWAL,
+        received_on=date(2026, 6, 3),
     )
     assert ledger.get_cluster(cid).case.status == Status.REVOKED

@@ -23,31 +23,55 @@ from tests.factories import (
 
 
 def _fund(ledger: ClusterLedger, cid, v: int, year: int, amount: int, on: date) -> int:  # type: ignore[no-untyped-def]
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", SIMING, on), v, funding_year=year,
-                                lines=plan_lines(amount))
-    ledger.review_fund_use_plan(cid, meta("county", SIMING, on), v + 1, funding_year=year,
-                                passed=True)
-    ledger.approve_subsidy(cid, meta("city", XIAMEN, on, user_id="city-approver"), v + 2,
-                           funding_year=year, amount_fen=amount)
+    ledger.submit_fund_use_plan(
+        cid, meta("operating_unit", SIMING, on), v, funding_year=year, lines=plan_lines(amount)
+    )
+    ledger.review_fund_use_plan(
+        cid, meta("county", SIMING, on), v + 1, funding_year=year, passed=True
+    )
+    ledger.approve_subsidy(
+        cid,
+        meta("city", XIAMEN, on, user_id="city-approver"),
+        v + 2,
+        funding_year=year,
+        amount_fen=amount,
+    )
     return v + 3
 
 
 def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) -> None:
     cid = certified_xm(ledger, xm_dossier("厦门市思明区智慧城市智能系统产业集群（全流程）"))
     v = fund_year_one(ledger, cid, 3)
-    ledger.file_annual_report(cid, meta("operating_unit", SIMING, date(2026, 4, 20)), v,
-                              year=2025, figures=AnnualFigures(total_output_yuan=15_000_000_000))
+    ledger.file_annual_report(
+        cid,
+        meta("operating_unit", SIMING, date(2026, 4, 20)),
+        v,
+        year=2025,
+        figures=AnnualFigures(total_output_yuan=15_000_000_000),
+    )
     v = score_year(ledger, cid, v + 1, 2025, Decimal("79.99"))
     v = _fund(ledger, cid, v, 2, 40_000_000, date(2026, 4, 13))
     funding = ledger.get_cluster(cid).case.funding[2]
     assert funding.entitlement_fen == 40_000_000  # 70 (incl.)–80 → 400,000 yuan
     assert funding.notice is not None
     with pytest.raises(RuleViolation) as early:
-        ledger.pay_subsidy(cid, meta("city", XIAMEN, funding.notice.ends_on, user_id="city-t"), v,
-                           funding_year=2, amount_fen=40_000_000, voucher="XM-2026-Y2")
+        ledger.pay_subsidy(
+            cid,
+            meta("city", XIAMEN, funding.notice.ends_on, user_id="city-t"),
+            v,
+            funding_year=2,
+            amount_fen=40_000_000,
+            voucher="XM-2026-Y2",
+        )
     assert early.value.code == "notice_not_over"
-    ledger.pay_subsidy(cid, meta("city", XIAMEN, date(2026, 5, 20), user_id="city-t"), v,
-                       funding_year=2, amount_fen=40_000_000, voucher="XM-2026-Y2")
+    ledger.pay_subsidy(
+        cid,
+        meta("city", XIAMEN, date(2026, 5, 20), user_id="city-t"),
+        v,
+        funding_year=2,
+        amount_fen=40_000_000,
+        voucher="XM-2026-Y2",
+    )
     v += 1
     v = score_year(ledger, cid, v, 2026, Decimal(80))
     v = _fund(ledger, cid, v, 3, 40_000_000, date(2027, 4, 12))
@@ -56,8 +80,13 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
     assert case.funding[3].notice is not None
     assert case.funding[3].notice.provisional  # 2027's holiday schedule is not known yet
 
-    ledger.record_audit_finding(cid, meta("city", XIAMEN, date(2027, 6, 1)), v,
-                                summary="招待费列支 1.2 万元", amount_questioned_fen=1_200_000)
+    ledger.record_audit_finding(
+        cid,
+        meta("city", XIAMEN, date(2027, 6, 1)),
+        v,
+        summary="招待费列支 1.2 万元",
+        amount_questioned_fen=1_200_000,
+    )
     ledger.confirm_rectification(cid, meta("county", SIMING, date(2027, 7, 1)), v + 1, number=1)
     ledger.confirm_rectification(cid, meta("city", XIAMEN, date(2027, 7, 8)), v + 2, number=1)
     finding = ledger.get_cluster(cid).case.audit_findings[0]
@@ -65,27 +94,65 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
 
 
 def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: ClusterLedger) -> None:
-    cid = certified_xm(ledger, xm_dossier("厦门市海沧区集成电路设计产业集群（考核不通过）", "350205"))
+    cid = certified_xm(
+        ledger, xm_dossier("厦门市海沧区集成电路设计产业集群（考核不通过）", "350205")
+    )
     v = 3
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", "350205", date(2025, 2, 10)), v,
-                                funding_year=1, lines=plan_lines(100_000_000))
-    ledger.review_fund_use_plan(cid, meta("county", "350205", date(2025, 2, 20)), v + 1,
-                                funding_year=1, passed=True)
-    ledger.approve_subsidy(cid, meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"), v + 2,
-                           funding_year=1, amount_fen=100_000_000)
+    ledger.submit_fund_use_plan(
+        cid,
+        meta("operating_unit", "350205", date(2025, 2, 10)),
+        v,
+        funding_year=1,
+        lines=plan_lines(100_000_000),
+    )
+    ledger.review_fund_use_plan(
+        cid, meta("county", "350205", date(2025, 2, 20)), v + 1, funding_year=1, passed=True
+    )
+    ledger.approve_subsidy(
+        cid,
+        meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"),
+        v + 2,
+        funding_year=1,
+        amount_fen=100_000_000,
+    )
     v += 3
-    ledger.score(cid, meta("county", "350205", date(2026, 2, 10)), v, year=2025,
-                 stage="district_initial", score=Decimal(92), failure_grounds=("major_incident",))
-    ledger.score(cid, meta("city", XIAMEN, date(2026, 3, 10), user_id="cs"), v + 1, year=2025,
-                 stage="city_final", score=Decimal(92), failure_grounds=("major_incident",))
+    ledger.score(
+        cid,
+        meta("county", "350205", date(2026, 2, 10)),
+        v,
+        year=2025,
+        stage="district_initial",
+        score=Decimal(92),
+        failure_grounds=("major_incident",),
+    )
+    ledger.score(
+        cid,
+        meta("city", XIAMEN, date(2026, 3, 10), user_id="cs"),
+        v + 1,
+        year=2025,
+        stage="city_final",
+        score=Decimal(92),
+        failure_grounds=("major_incident",),
+    )
     v += 2
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", "350205", date(2026, 4, 1)), v,
-                                funding_year=2, lines=plan_lines(60_000_000))
-    ledger.review_fund_use_plan(cid, meta("county", "350205", date(2026, 4, 8)), v + 1,
-                                funding_year=2, passed=True)
+    ledger.submit_fund_use_plan(
+        cid,
+        meta("operating_unit", "350205", date(2026, 4, 1)),
+        v,
+        funding_year=2,
+        lines=plan_lines(60_000_000),
+    )
+    ledger.review_fund_use_plan(
+        cid, meta("county", "350205", date(2026, 4, 8)), v + 1, funding_year=2, passed=True
+    )
     with pytest.raises(RuleViolation) as refused:
-        ledger.approve_subsidy(cid, meta("city", XIAMEN, date(2026, 4, 20), user_id="ca"), v + 2,
-                               funding_year=2, amount_fen=60_000_000)
+        ledger.approve_subsidy(
+            cid,
+            meta("city", XIAMEN, date(2026, 4, 20), user_id="ca"),
+            v + 2,
+            funding_year=2,
+            amount_fen=60_000_000,
+        )
     assert refused.value.code == "approval_exceeds_entitlement"
     assert refused.value.details["entitlement_fen"] == 0
 
@@ -94,16 +161,39 @@ def test_a_voucher_is_never_paid_twice_across_clusters(ledger: ClusterLedger) ->
     first = certified_xm(ledger, xm_dossier("厦门市湖里区航空维修产业集群（凭证一）", "350206"))
     second = certified_xm(ledger, xm_dossier("厦门市同安区食品加工产业集群（凭证二）", "350212"))
     for cid, county in ((first, "350206"), (second, "350212")):
-        ledger.submit_fund_use_plan(cid, meta("operating_unit", county, date(2025, 2, 10)), 3,
-                                    funding_year=1, lines=plan_lines(100_000_000))
-        ledger.review_fund_use_plan(cid, meta("county", county, date(2025, 2, 20)), 4,
-                                    funding_year=1, passed=True)
-        ledger.approve_subsidy(cid, meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"), 5,
-                               funding_year=1, amount_fen=100_000_000)
-    ledger.pay_subsidy(first, meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"), 6,
-                       funding_year=1, amount_fen=100_000_000, voucher="XMCZ-2025-000123")
+        ledger.submit_fund_use_plan(
+            cid,
+            meta("operating_unit", county, date(2025, 2, 10)),
+            3,
+            funding_year=1,
+            lines=plan_lines(100_000_000),
+        )
+        ledger.review_fund_use_plan(
+            cid, meta("county", county, date(2025, 2, 20)), 4, funding_year=1, passed=True
+        )
+        ledger.approve_subsidy(
+            cid,
+            meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"),
+            5,
+            funding_year=1,
+            amount_fen=100_000_000,
+        )
+    ledger.pay_subsidy(
+        first,
+        meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"),
+        6,
+        funding_year=1,
+        amount_fen=100_000_000,
+        voucher="XMCZ-2025-000123",
+    )
     with pytest.raises(RuleViolation) as refused:
-        ledger.pay_subsidy(second, meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"), 6,
-                           funding_year=1, amount_fen=100_000_000, voucher="XMCZ-2025-000123")
+        ledger.pay_subsidy(
+            second,
+            meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"),
+            6,
+            funding_year=1,
+            amount_fen=100_000_000,
+            voucher="XMCZ-2025-000123",
+        )
     assert refused.value.code == "voucher_already_paid"
     assert ledger.get_cluster(second).case.funding[1].paid_fen == 0
