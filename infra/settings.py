@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_bytes: int = 256 * 1024
     run_projector: bool = True  # serve runs projections in-process unless disabled
     read_wait_seconds: float = 5.0  # read-your-writes wait before 503
+    ready_max_lag: int = 1000  # /ready answers 503 when a read view is further behind
     log_json: bool = True
 
     @property
@@ -60,6 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 run_projector=env.get("CLUSTER_LEDGER_RUN_PROJECTOR", "1")
                 not in {"0", "false", "no"},
                 read_wait_seconds=float(env.get("CLUSTER_LEDGER_READ_WAIT_SECONDS", "5")),
+                ready_max_lag=int(env.get("CLUSTER_LEDGER_READY_MAX_LAG", "1000")),
                 log_json=env.get("CLUSTER_LEDGER_LOG_FORMAT", "json") == "json",
             )
         except ValueError as exc:

@@ -26,6 +26,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.errors import ApiError, problem_responses
+from api.routes.audit import board_as_of
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor
 from domain.errors import NotAllowed, NotFound
@@ -214,10 +215,21 @@ async def list_clusters_route(
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = None,
+    as_of: Annotated[
+        date | None,
+        QueryParameter(description="The board as it stood on this date (valid time), rebuilt "
+                       "from the log; not paginated, `next_due_*` empty"),
+    ] = None,
+    known_at: Annotated[
+        datetime | None,
+        QueryParameter(description="The board as recorded at this instant (transaction time, "
+                       "with a time zone); combines with `as_of`"),
+    ] = None,
 ) -> Response[ClusterPage]:
     """One row per cluster: programme, region, industry, operating unit, status (derived by
     date), certification and validity, last annual report and score, next deadline. With
-    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header). With `as_of`
+    and/or `known_at`, the board as it stood then, folded from the event log."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
@@ -225,6 +237,18 @@ async def list_clusters_route(
         status=status, programme=str(programme) if programme else None, industry=industry,
         due_before=due_before,
     )
+    if as_of is not None or known_at is not None:
+        items = await board_as_of(runtime, as_of, known_at, request.user)
+        visible = set(counties)
+        items = [
+            item for item in items
+            if item.county_code in visible
+            and (prefix is None or item.county_code.startswith(prefix))
+            and (status is None or item.status == status)
+            and (programme is None or item.programme == str(programme))
+            and (industry is None or industry in item.leading_industry)
+        ]
+        return _list_response(request, ClusterPage(items=items, next=None), ClusterItem)
     async with runtime.pool.acquire() as conn:
         page = await list_clusters(
             conn, on=on or _today(), counties=counties, prefix=prefix, filters=filters,
