@@ -427,8 +427,6 @@ class Cluster(Aggregate):
         rulebook_version: str,
     ) -> None:
         self._check_certified("file an annual report")
-        certified_on = self.case.certified_on
-        assert certified_on is not None  # noqa: S101
         if year in self.case.reports:
             raise RuleViolation(
                 "annual_report_already_filed",
@@ -436,19 +434,7 @@ class Cluster(Aggregate):
                 f"{self.case.reports[year].filed_on.isoformat()}",
                 year=year,
             )
-        if year < certified_on.year:
-            raise RuleViolation(
-                "annual_report_before_certification",
-                f"the cluster was certified in {certified_on.year}; no report is owed for {year}",
-                year=year,
-            )
-        if year >= meta.effective_date.year:
-            raise RuleViolation(
-                "annual_report_year_not_over",
-                f"the report covers a past year; {year} is not over on "
-                f"{meta.effective_date.isoformat()}",
-                year=year,
-            )
+        self._check_past_year_since_certification(meta, year, "annual_report", "the report")
         late = meta.effective_date > due_on
         self._annual_report_filed(
             meta=meta,
@@ -546,21 +532,9 @@ class Cluster(Aggregate):
                 field="score",
                 score=str(score),
             )
-        certified_on = self.case.certified_on
-        assert certified_on is not None  # noqa: S101 - CERTIFIED always has a date
-        if year < certified_on.year:
-            raise RuleViolation(
-                "assessment_before_certification",
-                f"the cluster was certified on {certified_on.isoformat()}; {year} is not assessed",
-                year=year,
-            )
-        if year >= meta.effective_date.year:
-            raise RuleViolation(
-                "assessment_year_not_over",
-                f"XM Art. 9-10: the assessment covers a past year; {year} is not over on "
-                f"{meta.effective_date.isoformat()}",
-                year=year,
-            )
+        self._check_past_year_since_certification(
+            meta, year, "assessment", "XM Art. 9-10: the assessment"
+        )
         if score.as_tuple().exponent < -2:  # type: ignore[operator]
             raise InvalidInput("score_precision", "scores have at most two decimals", field="score")
 
@@ -1070,6 +1044,28 @@ class Cluster(Aggregate):
 
     def _check_certified(self, action: str) -> None:
         self._check_status(Status.CERTIFIED, action)
+
+    def _check_past_year_since_certification(
+        self, meta: EventMeta, year: int, code_prefix: str, what: str
+    ) -> None:
+        """Annual reports and assessments cover a year that is over and not before
+        certification (FJ Art. 15; XM Art. 9-10: each year, for the previous year)."""
+        certified_on = self.case.certified_on
+        assert certified_on is not None  # noqa: S101 - CERTIFIED always has a date
+        if year < certified_on.year:
+            raise RuleViolation(
+                f"{code_prefix}_before_certification",
+                f"the cluster was certified on {certified_on.isoformat()}; "
+                f"{what} is not owed for {year}",
+                year=year,
+            )
+        if year >= meta.effective_date.year:
+            raise RuleViolation(
+                f"{code_prefix}_year_not_over",
+                f"{what} covers a past year; {year} is not over on "
+                f"{meta.effective_date.isoformat()}",
+                year=year,
+            )
 
     def _check_reason(self, meta: EventMeta) -> None:
         if not meta.comment.strip():
