@@ -37,7 +37,9 @@ class Context:
 
     def ledger(self) -> ClusterLedger:
         if self._ledger is None:
-            self._ledger = open_ledger(self.conn, batching=False, env={"CREATE_TABLE": "no"})
+            self._ledger = open_ledger(self.conn, batching=False, env={
+                "CREATE_TABLE": "no", "POSTGRES_POOL_SIZE": "4", "POSTGRES_MAX_OVERFLOW": "4",
+            })
         return self._ledger
 
     def certified_clusters(self, n: int) -> list[UUID]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import msgspec
 from bench import wrk
 from bench.context import Context
 from bench.loadgen import CommandLoop, Get, Result, Script, Spec
-from bench.server import ChildRun, Server, run_cli
+from bench.server import ChildRun, Server, child_env, run_cli
 from bench.stats import Figure, NotAvailable
 from domain.actors import Actor, Role
 from infra.settings import PROJECT_ROOT, Settings
@@ -197,14 +198,25 @@ def _export_verify(ctx: Context, path: Path, to: int | None) -> tuple[int, Child
 # ---- the server --------------------------------------------------------------------------------
 
 
-def server(ctx: Context, *, optimize: bool = False) -> Server:
+def server(ctx: Context, *, optimize: bool = False, own_projector: bool = False) -> Server:
+    """The running server in the wanted mode (restarted if it runs in another one)."""
+    mode = (optimize, own_projector)
     running = ctx.extras.get("server")
-    if running is not None and running.optimize != optimize:
+    if running is not None and ctx.extras.get("server_mode") != mode:
         stop_server(ctx)
         running = None
     if running is None:
-        running = Server(ctx.conn, ctx.data_dir, ctx.data_dir / "server.log", optimize=optimize)
+        env = {"CLUSTER_LEDGER_RUN_PROJECTOR": "0"} if own_projector else {}
+        if own_projector:
+            ctx.extras["projector"] = subprocess.Popen(  # its own process, stopped by pid
+                [sys.executable, "-m", "infra.cli", "project", "run"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT,
+                env=child_env(ctx.conn, ctx.data_dir),
+            )
+        running = Server(ctx.conn, ctx.data_dir, ctx.data_dir / "server.log", optimize=optimize,
+                         env=env)
         ctx.extras["server"] = running
+        ctx.extras["server_mode"] = mode
         running.wait_ready()
     return running  # type: ignore[no-any-return]
 
@@ -213,6 +225,14 @@ def stop_server(ctx: Context) -> None:
     running = ctx.extras.pop("server", None)
     if running is not None:
         running.stop()
+    projector = ctx.extras.pop("projector", None)
+    if projector is not None and projector.poll() is None:
+        projector.send_signal(signal.SIGINT)
+        try:
+            projector.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            projector.kill()
+            projector.wait()
 
 
 def issuer(ctx: Context) -> Any:
@@ -232,10 +252,12 @@ def token(ctx: Context, role: Role, jurisdiction: str, user: str) -> str:
 
 
 def load(ctx: Context, scripts: list[Script], seconds: float | None = None, *,
-         optimize: bool = False) -> Result:
+         optimize: bool = False, own_projector: bool = False) -> Result:
     """Run the load against the server: wrk for GETs when installed, else (and for commands)
-    the Python load generator in its own process. `ctx.extras["clients"]` records which."""
-    running = server(ctx, optimize=optimize)
+    the Python load generator in its own process. `ctx.extras["clients"]` records which.
+    Each run starts once the projections have caught up with the previous one."""
+    running = server(ctx, optimize=optimize, own_projector=own_projector)
+    running.wait_idle()
     tokens = {g.token for s in scripts for g in s.gets}
     use_wrk = ctx.extras.get("client", "auto") != "loadgen" and wrk.available()
     if use_wrk and all(s.command is None for s in scripts) and len(tokens) == 1:
@@ -299,7 +321,8 @@ def measure_http_ceiling(ctx: Context) -> None:
 # ---- 1. commands over HTTP ---------------------------------------------------------------------
 
 
-def command_run(ctx: Context, clients: int, *, optimize: bool = False) -> Result:
+def command_run(ctx: Context, clients: int, *, optimize: bool = False,
+                own_projector: bool = False) -> Result:
     """`clients` connections, each reporting major changes on its own certified case."""
     ledger = ctx.ledger()
     scripts = []
@@ -315,7 +338,7 @@ def command_run(ctx: Context, clients: int, *, optimize: bool = False) -> Result
             token=token(ctx, Role.COUNTY, county, f"bench-county-{county}"),
             version=cluster.version, body=body,
         )))
-    return load(ctx, scripts, optimize=optimize)
+    return load(ctx, scripts, optimize=optimize, own_projector=own_projector)
 
 
 def measure_http_commands(ctx: Context) -> None:
@@ -340,6 +363,18 @@ def measure_http_commands(ctx: Context) -> None:
     running = ctx.extras.get("server")
     if running is not None:
         ctx.extras["server_rss_mb"] = running.rss_mb()
+    # The same with the projections in their own process (CLUSTER_LEDGER_RUN_PROJECTOR=0 and
+    # `cluster-ledger project run`): how much of a command's cost is the in-process projector.
+    result = command_run(ctx, 16, own_projector=True)
+    ctx.add(Figure(
+        key="http_cmd_16_own_projector", section=SECTION_CMD,
+        label="the same, 16 clients, projections in their own process (`project run`)",
+        value=result.count / result.seconds, unit="cmd/s", p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms, count=result.count, seconds=result.seconds,
+        ceiling="ledger_cmd_4",
+        note=f"{result.count / result.seconds / ctx.figures['http_cmd_16'].value:.2f}× the "
+             "in-process projector run" if ctx.figures["http_cmd_16"].value else "",
+    ))
 
 
 # ---- 2. reads over HTTP ------------------------------------------------------------------------

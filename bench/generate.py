@@ -101,23 +101,40 @@ def open_ledger(conn: ConnectionInfo, *, batching: bool, snapshot_interval: int 
                snapshot_interval=snapshot_interval)
 
 
+# One ledger per worker process, reused for every range it plays (few connections).
+_WORKER_LEDGERS: dict[tuple[str, bool], ClusterLedger] = {}
+# A single-threaded worker needs one connection (the server may be shared and has a limit).
+_WORKER_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
+
+
+def _worker_ledger(url: str, batching: bool) -> ClusterLedger:
+    ledger = _WORKER_LEDGERS.get((url, batching))
+    if ledger is None:
+        # The parent created the tables: concurrent CREATE OR REPLACE FUNCTION would race.
+        ledger = open_ledger(parse_url(url), batching=batching,
+                             env={"CREATE_TABLE": "no", **_WORKER_POOL})
+        _WORKER_LEDGERS[(url, batching)] = ledger
+    return ledger
+
+
+def _close_worker_ledgers() -> None:
+    while _WORKER_LEDGERS:
+        _WORKER_LEDGERS.popitem()[1].close()
+
+
 def _play_range(url: str, start: int, stop: int, seed: int, horizon_year: int,
                 batch: int) -> tuple[int, int]:
     """Worker: play cases [start, stop); return (cases, events)."""
-    # The parent created the tables: concurrent CREATE OR REPLACE FUNCTION statements would race.
-    ledger = open_ledger(parse_url(url), batching=batch > 0, env={"CREATE_TABLE": "no"})
+    ledger = _worker_ledger(url, batch > 0)
     regions = ledger.services.regions
     events = 0
-    try:
-        for index in range(start, stop):
-            events += play_case(ledger, regions, seed, index, horizon_year).events
-            flush_now = batch > 0 and (index - start + 1) % batch == 0
-            if flush_now and isinstance(ledger, BatchingLedger):
-                ledger.flush()
-        if isinstance(ledger, BatchingLedger):
+    for index in range(start, stop):
+        events += play_case(ledger, regions, seed, index, horizon_year).events
+        flush_now = batch > 0 and (index - start + 1) % batch == 0
+        if flush_now and isinstance(ledger, BatchingLedger):
             ledger.flush()
-    finally:
-        ledger.close()
+    if isinstance(ledger, BatchingLedger):
+        ledger.flush()
     return stop - start, events
 
 
@@ -140,7 +157,7 @@ def generate(
     done = events = 0
     long_id, long_events = None, 0
     if long_case_events:
-        ledger = open_ledger(conn, batching=batch > 0)
+        ledger = open_ledger(conn, batching=batch > 0, env=_WORKER_POOL)
         try:
             driver = play_long_case(ledger, ledger.services.regions, long_case_events, horizon_year)
             if isinstance(ledger, BatchingLedger):
@@ -151,10 +168,13 @@ def generate(
             ledger.close()
     chunks = list(_chunks(clusters, CHUNK))
     if workers <= 1:
-        for start, stop in chunks:
-            n, e = _play_range(conn.url, start, stop, seed, horizon_year, batch)
-            done, events = done + n, events + e
-            say(_progress(done, clusters, events, started))
+        try:
+            for start, stop in chunks:
+                n, e = _play_range(conn.url, start, stop, seed, horizon_year, batch)
+                done, events = done + n, events + e
+                say(_progress(done, clusters, events, started))
+        finally:
+            _close_worker_ledgers()
     else:
         context = multiprocessing.get_context("spawn")
         with _optimized_children(), ProcessPoolExecutor(workers, mp_context=context) as pool:

@@ -35,7 +35,8 @@ def replay_probe(url: str, cluster_id: UUID, repeat: int) -> dict[str, Any]:
 
     from bench.generate import open_ledger
 
-    ledger = open_ledger(parse_url(url), batching=False, env={"CREATE_TABLE": "no"})
+    ledger = open_ledger(parse_url(url), batching=False,
+                         env={"CREATE_TABLE": "no", "POSTGRES_POOL_SIZE": "1"})
     try:
         bare = Repository(event_store=ledger.events, snapshot_store=None)
         events = len(list(ledger.events.get(cluster_id)))

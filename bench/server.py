@@ -74,7 +74,7 @@ class Server:
     """`cluster-ledger serve` on 127.0.0.1 with the bench database; stopped by its own pid."""
 
     def __init__(self, conn: ConnectionInfo, data_dir: Path, log_path: Path, *,
-                 optimize: bool = False) -> None:
+                 optimize: bool = False, env: dict[str, str] | None = None) -> None:
         self.optimize = optimize
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -84,7 +84,8 @@ class Server:
             [sys.executable, "-m", "infra.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT,
-            env=child_env(conn, data_dir, **({"PYTHONOPTIMIZE": "1"} if optimize else {})),
+            env=child_env(conn, data_dir, **({"PYTHONOPTIMIZE": "1"} if optimize else {}),
+                          **(env or {})),
             cwd=PROJECT_ROOT,
         )
 
@@ -105,6 +106,17 @@ class Server:
         log = self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
         msg = f"the server did not become ready ({last}); its log ends:\n{log}"
         raise RuntimeError(msg)
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Until every projection has caught up with the log (as `/ready` reports), so that
+        one run's events are not still being projected during the next run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = self.wait_ready()
+            views = (ready.get("projections") or {}).get("views") or []
+            if all(v.get("lag", 0) == 0 for v in views):
+                return
+            time.sleep(0.2)
 
     def stack(self) -> str:
         """Which event loop and HTTP parser uvicorn picks here (it takes the fast ones if

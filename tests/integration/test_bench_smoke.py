@@ -59,7 +59,8 @@ def test_batched_generation_chains_every_event_it_writes(bench_db: ConnectionInf
         stored = db.execute("SELECT count(*) FROM clusterledger_events").fetchone()
     cluster_events = sum(1 for e in events if e[3].startswith("domain.cluster:"))
     assert cluster_events == result.events
-    assert stored is not None and stored[0] == len(events)  # every event has its chain link
+    assert stored is not None
+    assert stored[0] == len(events)  # every event has its chain link
     previous = GENESIS
     for position, originator_id, version, topic, state, link in events:
         previous = entry_hash(previous, position, event_digest(originator_id, version, topic,
