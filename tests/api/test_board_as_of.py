@@ -10,7 +10,9 @@ from litestar.testing import TestClient
 from tests.factories import certified_fj, fj_dossier
 
 
-def _status_of(client: TestClient[Any], headers: dict[str, str], cid: str, query: str) -> str | None:
+def _status_of(
+    client: TestClient[Any], headers: dict[str, str], cid: str, query: str
+) -> str | None:
     response = client.get(f"/api/clusters?{query}", headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["next"] is None
