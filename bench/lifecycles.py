@@ -43,6 +43,7 @@ from domain.indicators import Indicators
 from domain.regions import Regions
 from domain.rulebook import Programme
 from infra.application import ClusterLedger
+from infra.demo import plausible_indicators
 
 PROVINCE = "350000"
 XIAMEN = "350200"
@@ -64,22 +65,8 @@ XM_SHARE = 0.3  # share of XM cases in the mix
 
 def indicators(output_yuan: int) -> Indicators:
     """Figures that meet FJ 2022 and the national standards, around `output_yuan` a year."""
-    return Indicators(
-        area_km2=Decimal(48),
-        output_value_yuan=(output_yuan * 85 // 100, output_yuan * 92 // 100, output_yuan),
-        sme_output_share_pct=Decimal("74.5"),
-        leading_industry_share_pct=Decimal("76.0"),
-        output_growth_avg_pct=Decimal("11.2"),
-        champion_or_little_giant_count=2,
-        specialised_innovative_hightech_count=18,
-        sme_rd_growth_avg_pct=Decimal("8.4"),
-        invention_patent_growth_avg_pct=Decimal("12.0"),
-        invention_patents_per_10k_people=Decimal("16.5"),
-        industrial_internet_adoption_pct=Decimal("22.0"),
-        co2_intensity_falling=True,
-        energy_water_better_than_benchmark=True,
-        negative_list_clear=True,
-    )
+    series = (output_yuan * 85 // 100, output_yuan * 92 // 100, output_yuan)
+    return plausible_indicators(series, leading_share_pct=Decimal("76.0"))
 
 
 class CaseDriver:
