@@ -150,37 +150,71 @@ def plan_lines(total_fen: int) -> tuple[PlanLine, ...]:
     )
 
 
+def plan_and_approve(
+    ledger: ClusterLedger,
+    cid: UUID,
+    version: int,
+    *,
+    funding_year: int,
+    amount_fen: int,
+    submitted_on: date,
+    reviewed_on: date | None = None,
+    approved_on: date | None = None,
+    county: str = SIMING,
+    approver: str = "city-approver",
+    approve: bool = True,
+) -> int:
+    """Fund-use plan by the operating unit, district review, and (unless `approve` is False)
+    the city's approval of `amount_fen`. Returns the version after the last step."""
+    ledger.submit_fund_use_plan(
+        cid,
+        meta("operating_unit", county, submitted_on),
+        version,
+        funding_year=funding_year,
+        lines=plan_lines(amount_fen),
+    )
+    ledger.review_fund_use_plan(
+        cid,
+        meta("county", county, reviewed_on or submitted_on),
+        version + 1,
+        funding_year=funding_year,
+        passed=True,
+    )
+    if not approve:
+        return version + 2
+    ledger.approve_subsidy(
+        cid,
+        meta("city", XIAMEN, approved_on or submitted_on, user_id=approver),
+        version + 2,
+        funding_year=funding_year,
+        amount_fen=amount_fen,
+    )
+    return version + 3
+
+
 def fund_year_one(ledger: ClusterLedger, cid: UUID, start_version: int) -> int:
     """Plan, district review, city approval and payment of year 1 (1,000,000 yuan). Returns the
     version after payment."""
-    v = start_version
     amount = 100_000_000
-    ledger.submit_fund_use_plan(
+    v = plan_and_approve(
+        ledger,
         cid,
-        meta("operating_unit", SIMING, date(2025, 2, 10)),
-        v,
-        funding_year=1,
-        lines=plan_lines(amount),
-    )
-    ledger.review_fund_use_plan(
-        cid, meta("county", SIMING, date(2025, 2, 20)), v + 1, funding_year=1, passed=True
-    )
-    ledger.approve_subsidy(
-        cid,
-        meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"),
-        v + 2,
+        start_version,
         funding_year=1,
         amount_fen=amount,
+        submitted_on=date(2025, 2, 10),
+        reviewed_on=date(2025, 2, 20),
+        approved_on=date(2025, 3, 3),
     )
     ledger.pay_subsidy(
         cid,
         meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"),
-        v + 3,
+        v,
         funding_year=1,
         amount_fen=amount,
         voucher=f"XM-2025-{cid.hex[:8]}-1",
     )
-    return v + 4
+    return v + 1
 
 
 def score_year(ledger: ClusterLedger, cid: UUID, version: int, year: int, score: Decimal) -> int:

@@ -16,27 +16,10 @@ from tests.factories import (
     certified_xm,
     fund_year_one,
     meta,
-    plan_lines,
+    plan_and_approve,
     score_year,
     xm_dossier,
 )
-
-
-def _fund(ledger: ClusterLedger, cid, v: int, year: int, amount: int, on: date) -> int:  # type: ignore[no-untyped-def]
-    ledger.submit_fund_use_plan(
-        cid, meta("operating_unit", SIMING, on), v, funding_year=year, lines=plan_lines(amount)
-    )
-    ledger.review_fund_use_plan(
-        cid, meta("county", SIMING, on), v + 1, funding_year=year, passed=True
-    )
-    ledger.approve_subsidy(
-        cid,
-        meta("city", XIAMEN, on, user_id="city-approver"),
-        v + 2,
-        funding_year=year,
-        amount_fen=amount,
-    )
-    return v + 3
 
 
 def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) -> None:
@@ -50,7 +33,9 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
         figures=AnnualFigures(total_output_yuan=15_000_000_000),
     )
     v = score_year(ledger, cid, v + 1, 2025, Decimal("79.99"))
-    v = _fund(ledger, cid, v, 2, 40_000_000, date(2026, 4, 13))
+    v = plan_and_approve(
+        ledger, cid, v, funding_year=2, amount_fen=40_000_000, submitted_on=date(2026, 4, 13)
+    )
     funding = ledger.get_cluster(cid).case.funding[2]
     assert funding.entitlement_fen == 40_000_000  # 70 (incl.)–80 → 400,000 yuan
     assert funding.notice is not None
@@ -74,7 +59,9 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
     )
     v += 1
     v = score_year(ledger, cid, v, 2026, Decimal(80))
-    v = _fund(ledger, cid, v, 3, 40_000_000, date(2027, 4, 12))
+    v = plan_and_approve(
+        ledger, cid, v, funding_year=3, amount_fen=40_000_000, submitted_on=date(2027, 4, 12)
+    )
     case = ledger.get_cluster(cid).case
     assert case.funding[3].entitlement_fen == 40_000_000  # year 3, ≥80 → 400,000 yuan
     assert case.funding[3].notice is not None
@@ -97,25 +84,18 @@ def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: Cluste
     cid = certified_xm(
         ledger, xm_dossier("厦门市海沧区集成电路设计产业集群（考核不通过）", "350205")
     )
-    v = 3
-    ledger.submit_fund_use_plan(
+    v = plan_and_approve(
+        ledger,
         cid,
-        meta("operating_unit", "350205", date(2025, 2, 10)),
-        v,
-        funding_year=1,
-        lines=plan_lines(100_000_000),
-    )
-    ledger.review_fund_use_plan(
-        cid, meta("county", "350205", date(2025, 2, 20)), v + 1, funding_year=1, passed=True
-    )
-    ledger.approve_subsidy(
-        cid,
-        meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"),
-        v + 2,
+        3,
         funding_year=1,
         amount_fen=100_000_000,
+        submitted_on=date(2025, 2, 10),
+        reviewed_on=date(2025, 2, 20),
+        approved_on=date(2025, 3, 3),
+        county="350205",
+        approver="ca",
     )
-    v += 3
     ledger.score(
         cid,
         meta("county", "350205", date(2026, 2, 10)),
@@ -134,22 +114,22 @@ def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: Cluste
         score=Decimal(92),
         failure_grounds=("major_incident",),
     )
-    v += 2
-    ledger.submit_fund_use_plan(
+    v = plan_and_approve(
+        ledger,
         cid,
-        meta("operating_unit", "350205", date(2026, 4, 1)),
-        v,
+        v + 2,
         funding_year=2,
-        lines=plan_lines(60_000_000),
-    )
-    ledger.review_fund_use_plan(
-        cid, meta("county", "350205", date(2026, 4, 8)), v + 1, funding_year=2, passed=True
+        amount_fen=60_000_000,
+        submitted_on=date(2026, 4, 1),
+        reviewed_on=date(2026, 4, 8),
+        county="350205",
+        approve=False,
     )
     with pytest.raises(RuleViolation) as refused:
         ledger.approve_subsidy(
             cid,
             meta("city", XIAMEN, date(2026, 4, 20), user_id="ca"),
-            v + 2,
+            v,
             funding_year=2,
             amount_fen=60_000_000,
         )
@@ -161,22 +141,17 @@ def test_a_voucher_is_never_paid_twice_across_clusters(ledger: ClusterLedger) ->
     first = certified_xm(ledger, xm_dossier("厦门市湖里区航空维修产业集群（凭证一）", "350206"))
     second = certified_xm(ledger, xm_dossier("厦门市同安区食品加工产业集群（凭证二）", "350212"))
     for cid, county in ((first, "350206"), (second, "350212")):
-        ledger.submit_fund_use_plan(
+        plan_and_approve(
+            ledger,
             cid,
-            meta("operating_unit", county, date(2025, 2, 10)),
             3,
             funding_year=1,
-            lines=plan_lines(100_000_000),
-        )
-        ledger.review_fund_use_plan(
-            cid, meta("county", county, date(2025, 2, 20)), 4, funding_year=1, passed=True
-        )
-        ledger.approve_subsidy(
-            cid,
-            meta("city", XIAMEN, date(2025, 3, 3), user_id="ca"),
-            5,
-            funding_year=1,
             amount_fen=100_000_000,
+            submitted_on=date(2025, 2, 10),
+            reviewed_on=date(2025, 2, 20),
+            approved_on=date(2025, 3, 3),
+            county=county,
+            approver="ca",
         )
     ledger.pay_subsidy(
         first,
