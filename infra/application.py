@@ -57,12 +57,28 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
 class ClusterLedger(Application[UUID]):
     name = "ClusterLedger"
 
-    def __init__(self, env: dict[str, str], services: Services, snapshot_interval: int = 50):
+    def __init__(
+        self,
+        env: dict[str, str],
+        services: Services,
+        snapshot_interval: int = 50,
+        cache_size: int = 0,
+    ):
+        """`cache_size` > 0 keeps that many recently used cases in memory (LRU). A cached case
+        is brought up to date on every load by reading only the events recorded after it
+        (eventsourcing's fast-forward), so other processes writing to the same store are
+        seen; each command works on a copy (`Cluster.__deepcopy__`)."""
         self.snapshotting_intervals = {Cluster: snapshot_interval}  # type: ignore[misc]
+        cache = (
+            {"AGGREGATE_CACHE_MAXSIZE": str(cache_size), "AGGREGATE_CACHE_FASTFORWARD": "y"}
+            if cache_size > 0
+            else {}
+        )
         env = {
             "MAPPER_TOPIC": "infra.codec:MsgspecMapper",
             "APPLICATION_RECORDER_TOPIC": "infra.recorder:LedgerRecorder",
             "IS_SNAPSHOTTING_ENABLED": "yes",
+            **cache,
             **env,
         }
         super().__init__(env=env)

@@ -15,6 +15,7 @@ def build_ledger(conn: ConnectionInfo, settings: Settings) -> tuple[ClusterLedge
         rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current
     )
     ledger = ClusterLedger(
-        conn.eventsourcing_env(), services, snapshot_interval=settings.snapshot_interval
+        conn.eventsourcing_env(), services, snapshot_interval=settings.snapshot_interval,
+        cache_size=settings.aggregate_cache,
     )
     return ledger, calendar

@@ -54,6 +54,48 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """,
     ),
     (
+        4,
+        "one-statement append: events, hash chain and idempotency key",
+        r"""
+        -- Called by infra.recorder.LedgerRecorder in autocommit mode: the whole append is one
+        -- statement, so one transaction and one round trip. The EXCLUSIVE lock (the same lock
+        -- eventsourcing's recorder takes, so notification ids commit in order and the chain
+        -- cannot fork) is held only while the server works, never while a Python thread
+        -- waits for its turn to run.
+        -- entry_hash(n) = sha256(entry_hash(n-1) || position as 8 bytes || event digest), as
+        -- infra.chain.entry_hash computes it; the digests are computed in Python.
+        CREATE OR REPLACE FUNCTION ledger_append(
+            p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[],
+            p_digests bytea[], p_user text, p_key text, p_fingerprint text,
+            p_status integer, p_response jsonb
+        ) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+        DECLARE
+            v_previous bytea;
+            v_position bigint;
+        BEGIN
+            LOCK TABLE clusterledger_events IN EXCLUSIVE MODE;
+            NOTIFY clusterledger_events;
+            SELECT hash INTO v_previous FROM ledger_chain ORDER BY notification_id DESC LIMIT 1;
+            v_previous := coalesce(v_previous, decode(repeat('00', 32), 'hex'));
+            FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+                INSERT INTO clusterledger_events
+                    (originator_id, originator_version, topic, state)
+                VALUES (p_ids[i], p_versions[i], p_topics[i], p_states[i])
+                RETURNING notification_id INTO v_position;
+                v_previous := sha256(v_previous || int8send(v_position) || p_digests[i]);
+                INSERT INTO ledger_chain (notification_id, hash) VALUES (v_position, v_previous);
+                RETURN NEXT v_position;
+            END LOOP;
+            IF p_key IS NOT NULL THEN
+                INSERT INTO idempotency_keys
+                    (user_id, key, fingerprint, status_code, response, notification_id)
+                VALUES (p_user, p_key, p_fingerprint, p_status, p_response, v_position);
+            END IF;
+        END;
+        $$;
+        """,
+    ),
+    (
         200,
         "signed audit checkpoints",
         """

@@ -1,14 +1,18 @@
-"""Application recorder that extends eventsourcing's PostgreSQL recorder, in the same transaction
-that inserts the events, with:
+"""Application recorder that appends events, their audit hash chain links (`ledger_chain`) and,
+when given, the command's idempotency key (`idempotency_keys`) in one statement.
 
-- the audit hash chain (`ledger_chain`): eventsourcing holds an EXCLUSIVE lock on the events table
-  while it inserts, so writers are serialised and the chain cannot fork;
-- idempotency keys (`idempotency_keys`): a retried command that raced past the API's check fails
-  here on the primary key, and no event of it is committed.
+The statement calls `ledger_append` (migration 4), a PL/pgSQL function that takes the same
+EXCLUSIVE lock on the events table as eventsourcing's own recorder, so that notification ids
+commit in order and the chain cannot fork. eventsourcing's recorder holds that lock across
+several round trips, each of which waits for its Python thread to get the interpreter back: on
+a busy server the lock then serialises writers on Python's scheduling, not on the database.
+Here the connection is in autocommit mode, so the call is its own transaction: one round trip,
+the lock held only while PostgreSQL works.
 
-Work that can fail in Python (hashing stored events) is done in the `_insert_events` hook, before
-the insert: errors raised there roll the transaction back. After the insert only SQL runs, whose
-failures abort the transaction.
+Work that can fail in Python (hashing the stored events) is done before the call. A retried
+command that raced past the API's idempotency check fails on the key's primary key, and a
+concurrent command on the same case on the (originator_id, version) key; either way nothing of
+the losing call is committed (eventsourcing's `IntegrityError`).
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
 from psycopg.types.json import Jsonb
 
-from infra.chain import GENESIS, entry_hash, event_digest
+from infra.chain import event_digest
 
 IDEMPOTENCY_KWARG = "idempotency"
-_DIGESTS_KWARG = "_event_digests"
+
+APPEND = (
+    "SELECT ledger_append(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[], "
+    "%s::text, %s::text, %s::text, %s::integer, %s::jsonb) AS notification_id"
+)
 
 
 class IdempotencyRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,56 +47,38 @@ class IdempotencyRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LedgerRecorder(PostgresApplicationRecorder):
-    def _insert_events(
-        self,
-        curs: Cursor[DictRow],  # noqa: ARG002 - the hook's signature; no SQL runs here
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault(_DIGESTS_KWARG, [])
-        kwargs[_DIGESTS_KWARG][:] = [
-            event_digest(e.originator_id, e.originator_version, e.topic, e.state)  # type: ignore[arg-type]
-            for e in stored_events
-        ]
-
+    # Retried, as eventsourcing retries its own insert, only when the connection failed; a
+    # call whose commit did land is then refused by the version key, never written twice.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # A shared list lets the pre-insert hook hand its digests to the post-insert step.
-        kwargs[_DIGESTS_KWARG] = []
-        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-        return ids
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if not ids:
-            return ids
-        digests: list[bytes] = kwargs[_DIGESTS_KWARG]
-        curs.execute(
-            "SELECT hash FROM ledger_chain ORDER BY notification_id DESC LIMIT 1", prepare=True
-        )
-        row = curs.fetchone()
-        previous = bytes(row["hash"]) if row else GENESIS
-        links = []
-        for position, digest in zip(ids, digests, strict=True):
-            previous = entry_hash(previous, position, digest)
-            links.append((position, previous))
-        curs.executemany("INSERT INTO ledger_chain (notification_id, hash) VALUES (%s, %s)", links)
+        if not stored_events:
+            return []
+        digests = [
+            event_digest(e.originator_id, e.originator_version, e.topic, e.state)  # type: ignore[arg-type]
+            for e in stored_events
+        ]
         record: IdempotencyRecord | None = kwargs.get(IDEMPOTENCY_KWARG)
-        if record is not None:
-            curs.execute(
-                "INSERT INTO idempotency_keys "
-                "(user_id, key, fingerprint, status_code, response, notification_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    record.user_id,
-                    record.key,
-                    record.fingerprint,
-                    record.status_code,
-                    Jsonb(record.response),
-                    ids[-1],
-                ),
+        idempotency = (
+            (None,) * 5
+            if record is None
+            else (
+                record.user_id,
+                record.key,
+                record.fingerprint,
+                record.status_code,
+                Jsonb(record.response),
             )
-        return ids
+        )
+        params = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+            digests,
+            *idempotency,
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(APPEND, params, prepare=True)
+            return [row["notification_id"] for row in curs.fetchall()]

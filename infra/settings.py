@@ -19,6 +19,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     snapshot_interval: int = 50
+    aggregate_cache: int = 2000  # cases kept in memory by the API process (0: none)
     jwt_public_key: str | None = None  # PEM; None in development: keys under data_dir/keys
     jwt_private_key: str | None = None  # only needed to mint tokens
     jwt_issuer: str = "cluster-ledger"
@@ -53,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 host=env.get("CLUSTER_LEDGER_HOST", "127.0.0.1"),
                 port=int(env.get("CLUSTER_LEDGER_PORT", "8000")),
                 snapshot_interval=int(env.get("CLUSTER_LEDGER_SNAPSHOT_INTERVAL", "50")),
+                aggregate_cache=int(env.get("CLUSTER_LEDGER_AGGREGATE_CACHE", "2000")),
                 jwt_public_key=pem("CLUSTER_LEDGER_JWT_PUBLIC_KEY"),
                 jwt_private_key=pem("CLUSTER_LEDGER_JWT_PRIVATE_KEY"),
                 checkpoint_private_key=pem("CLUSTER_LEDGER_CHECKPOINT_KEY"),
