@@ -65,9 +65,47 @@ def replay_probe(url: str, cluster_id: UUID, repeat: int) -> dict[str, Any]:
         at = timed(state_at, repeat)
         result |= {"as_of": middle.isoformat(), "state_at_p50_ms": _ms(at, 50),
                    "state_at_p99_ms": _ms(at, 99)}
+        served = _served_state_at(url, ledger, cluster_id, middle, today, repeat)
+        result |= {"served_used": served["used"], "served_p50_ms": _ms(served["samples"], 50),
+                   "served_p99_ms": _ms(served["samples"], 99)}
         return result
     finally:
         ledger.close()
+
+
+def _served_state_at(url: str, ledger: Any, cluster_id: UUID, as_of: Any, today: Any,
+                     repeat: int) -> dict[str, Any]:
+    """The API's path (`infra.case_history.case_at_date`): asyncpg reads, heads decoded for
+    every event, the state from the latest snapshot the filters keep whole; CPU work run
+    inline here (the server runs it in a worker thread)."""
+    import asyncio
+    import time
+
+    import asyncpg
+
+    from infra.case_history import case_at_date
+
+    async def inline(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    async def probe() -> dict[str, Any]:
+        pool = await asyncpg.create_pool(dsn=url, min_size=1, max_size=1)
+        try:
+            async def once() -> Any:
+                return await case_at_date(pool, inline, ledger.mapper, cluster_id,
+                                          lambda _county: None, today=today, as_of=as_of,
+                                          known_at=None)
+            first = await once()
+            samples = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                await once()
+                samples.append(time.perf_counter() - t0)
+            return {"samples": samples, "used": len(first.used)}
+        finally:
+            await pool.close()
+
+    return asyncio.run(probe())
 
 
 def _run_probe(ctx: Context, *, optimize: bool, repeat: int) -> dict[str, Any]:
@@ -116,11 +154,19 @@ def measure_replay(ctx: Context) -> None:
     if "state_at_p50_ms" in plain:
         ctx.add(Figure(
             key="state_at_inprocess", section=SECTION,
-            label=f"state at a date, in process (load {n} events + domain.history.case_at, "
-                  f"as_of {plain['as_of']})",
+            label=f"state at a date, full fold in process (load and decode all {n} events + "
+                  f"domain.history.case_at, as_of {plain['as_of']}; `full=true` on the API)",
             value=plain["state_at_p50_ms"], unit="ms (p50)", p50_ms=plain["state_at_p50_ms"],
-            p99_ms=plain["state_at_p99_ms"], count=repeat, target="p99 ≤ 20 ms",
-            met=plain["state_at_p99_ms"] <= 20,
+            p99_ms=plain["state_at_p99_ms"], count=repeat,
+        ))
+        ctx.add(Figure(
+            key="state_at_served", section=SECTION,
+            label=f"state at a date as served (infra.case_history: {n} event heads decoded, "
+                  f"the state from the latest usable snapshot, as_of {plain['as_of']}, "
+                  f"{plain['served_used']} events used)",
+            value=plain["served_p50_ms"], unit="ms (p50)", p50_ms=plain["served_p50_ms"],
+            p99_ms=plain["served_p99_ms"], count=repeat, target="p99 ≤ 20 ms",
+            met=plain["served_p99_ms"] <= 20,
         ))
         ctx.add(Figure(
             key="state_at_inprocess_O", section=SECTION,

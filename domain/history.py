@@ -33,13 +33,19 @@ act on; it is reported as excluded ("inapplicable") instead of failing the whole
 Appliers raise before they mutate anything in that situation (they look the funding year or the
 objection up first), so the state stays consistent.
 
+A reconstruction may start from a saved state (`Prefix`: the aggregate after the first `n`
+events, e.g. from a snapshot) when all of those `n` events pass the filters
+(`replayable_prefix`): filtering then removes none of them, so folding them again would give
+exactly that state. The events before the prefix are still listed in `used`, from their
+`EventRef`s alone.
+
 Replay calls each event's own applier (`event.apply(aggregate)`, the `@event` method body),
 bypassing eventsourcing's `mutate`, whose version-sequence check would refuse a filtered subset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -108,6 +114,34 @@ class CaseDiff(msgspec.Struct, frozen=True, kw_only=True):
     withdrawn: tuple[EventRef, ...]  # applied at `from` but not at `to` (rare: inapplicable)
 
 
+class Prefix(msgspec.Struct, frozen=True, kw_only=True):
+    """The aggregate after the case's first `len(refs)` events (e.g. a snapshot), and those
+    events' references, in version order."""
+
+    aggregate: Any  # a Cluster at version len(refs), folded further in place by `case_at`
+    refs: tuple[EventRef, ...]
+
+
+def passes(ref: EventRef, as_of: date | None, known_at: datetime | None) -> bool:
+    """Whether the filters keep an event (recorded by `known_at`, effective by `as_of`)."""
+    return (known_at is None or ref.recorded_at <= known_at) and (
+        as_of is None or ref.effective_date <= as_of
+    )
+
+
+def replayable_prefix(
+    refs: Iterable[EventRef], as_of: date | None, known_at: datetime | None
+) -> int:
+    """How many of the case's first events, in version order, all pass the filters: a saved
+    state at any version up to this one can start the reconstruction."""
+    count = 0
+    for ref in refs:
+        if not passes(ref, as_of, known_at):
+            break
+        count += 1
+    return count
+
+
 def _ref(logged: LoggedEvent) -> EventRef:
     event = logged.event
     return EventRef(
@@ -126,6 +160,22 @@ def _excluded(ref: EventRef, reason: Exclusion) -> ExcludedEvent:
     )
 
 
+def _checked_start(
+    prefix: Prefix | None,
+    refs: Sequence[EventRef],
+    as_of: date | None,
+    known_at: datetime | None,
+) -> Cluster | None:
+    if prefix is None or not prefix.refs:
+        return None
+    if replayable_prefix(prefix.refs, as_of, known_at) != len(prefix.refs):
+        raise ValueError("a prefix event does not pass the filters")
+    if refs and refs[0].version != len(prefix.refs) + 1:
+        raise ValueError("the events do not continue the prefix")
+    start: Cluster = prefix.aggregate
+    return start
+
+
 def case_at(
     cluster_id: UUID,
     events: Iterable[LoggedEvent],
@@ -133,28 +183,57 @@ def case_at(
     today: date,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    prefix: Prefix | None = None,
 ) -> CaseAtDate:
     """Fold the cluster's events into its `CaseState` as of `as_of` and/or as known at `known_at`.
 
     `today` only decides the date a status is read on when neither axis gives one (a
     certification past its validity reads "expired"): `as_of`, else the date of `known_at`
     (UTC), else `today`.
+
+    With a `prefix`, `events` are the events after it; every event of the prefix must pass the
+    filters (see `replayable_prefix`), else ValueError. The prefix's aggregate is folded
+    further in place: give each call its own.
     """
+    ordered = sorted(events, key=lambda logged: int(logged.event.originator_version))
+    by_version = {int(logged.event.originator_version): logged.event for logged in ordered}
+    return case_at_refs(
+        cluster_id,
+        [_ref(logged) for logged in ordered],
+        lambda ref: by_version[ref.version],
+        today=today,
+        as_of=as_of,
+        known_at=known_at,
+        prefix=prefix,
+    )
+
+
+def case_at_refs(
+    cluster_id: UUID,
+    refs: Sequence[EventRef],
+    load: Callable[[EventRef], Any],
+    *,
+    today: date,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    prefix: Prefix | None = None,
+) -> CaseAtDate:
+    """`case_at` over the events' references in version order; `load(ref)` gives the decoded
+    event and is called only for the events the filters keep, so a caller holding only the
+    stored bytes decodes no more than it folds."""
     if known_at is not None and known_at.tzinfo is None:
         raise ValueError("known_at must be timezone-aware")
-    ordered = sorted(events, key=lambda logged: int(logged.event.originator_version))
-    aggregate: Cluster | None = None
-    used: list[EventRef] = []
+    aggregate: Cluster | None = _checked_start(prefix, refs, as_of, known_at)
+    used: list[EventRef] = list(prefix.refs) if prefix is not None else []
     excluded: list[ExcludedEvent] = []
-    for logged in ordered:
-        event = logged.event
-        ref = _ref(logged)
-        if known_at is not None and event.timestamp > known_at:
+    for ref in refs:
+        if known_at is not None and ref.recorded_at > known_at:
             excluded.append(_excluded(ref, Exclusion.RECORDED_LATER))
             continue
-        if as_of is not None and event.meta.effective_date > as_of:
+        if as_of is not None and ref.effective_date > as_of:
             excluded.append(_excluded(ref, Exclusion.EFFECTIVE_LATER))
             continue
+        event = load(ref)
         if aggregate is None:
             if not isinstance(event, Cluster.Applied):
                 excluded.append(_excluded(ref, Exclusion.CASE_NOT_OPEN))

@@ -38,6 +38,7 @@ from infra.audit.checkpointer import signer_of
 from infra.audit.export import EVENTS_TABLE, plan_range_async, stream_export
 from infra.audit.format import MEDIA_TYPE
 from infra.audit.signing import Checkpoint
+from infra.case_history import case_at_date
 from projections.queries import ClusterItem
 
 ActorRequest = Request[Actor, Any, Any]
@@ -236,6 +237,13 @@ def _reconstruct(
 async def get_state_at(
     request: ActorRequest, cluster_id: FromPath[UUID], as_of: AsOf = None,
     known_at: KnownAt = None,
+    full: Annotated[
+        bool,
+        QueryParameter(
+            description="Fold every event from the application instead of starting from the "
+            "latest snapshot that the filters keep whole (the answer is the same)."
+        ),
+    ] = False,
 ) -> CaseAtDate:
     """`as_of=DATE`: the events effective on or before DATE, as the record stands now.
     `known_at=INSTANT`: only the events recorded by then. Both: what was known at INSTANT about
@@ -244,12 +252,12 @@ async def get_state_at(
     others, with the reason. `status` is read on `status_on` (a lapsed certification reads
     `expired`); `exists` is false before the application."""
     runtime = runtime_of(request)
-    known = _known_at(known_at)
-    stored = await _logged_events(runtime, cluster_id)
-    (result,) = await runtime.call(
-        _reconstruct, runtime, cluster_id, stored, request.user, [as_of], known
+    actor, regions = request.user, runtime.ledger.services.regions
+    return await case_at_date(
+        runtime.pool, runtime.call, runtime.ledger.mapper, cluster_id,
+        lambda county: check_may_read(actor, county, regions),
+        today=_today(), as_of=as_of, known_at=_known_at(known_at), full=full,
     )
-    return result
 
 
 @get(

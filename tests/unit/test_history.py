@@ -21,9 +21,11 @@ from domain.history import (
     CaseAtDate,
     Exclusion,
     LoggedEvent,
+    Prefix,
     case_at,
     diff,
     diff_between,
+    replayable_prefix,
 )
 from tests.unit.cluster_steps import (
     APPEALED_ON,
@@ -322,3 +324,53 @@ def test_diff_from_before_the_application_lists_the_whole_case_as_new() -> None:
     assert {"status", "dossier", "certified_on"} <= paths
     assert changes.status_from is None
     assert changes.status_to == "certified"
+
+
+# ---- starting from a saved state (a snapshot) --------------------------------------------------
+
+
+def _prefix(events: list[LoggedEvent], length: int) -> Prefix:
+    aggregate = None
+    for item in events[:length]:
+        aggregate = item.event.mutate(aggregate)
+    refs = at(events[:length]).used
+    assert len(refs) == length
+    return Prefix(aggregate=aggregate, refs=refs)
+
+
+def test_a_prefix_gives_the_same_answer_as_the_fold_from_the_first_event() -> None:
+    events = logged(xm_paid())
+    days = sorted({item.event.meta.effective_date for item in events})
+    checked = 0
+    for day in [*days, TODAY]:
+        refs = at(events).used
+        length = replayable_prefix(refs, day, None)
+        for start in range(1, length + 1):
+            fast = case_at(
+                events[0].event.originator_id, events[start:], today=TODAY, as_of=day,
+                prefix=_prefix(events, start),
+            )
+            assert fast == at(events, as_of=day)
+            checked += 1
+    assert checked > len(events)
+
+
+def test_replayable_prefix_stops_at_the_first_event_the_filters_drop() -> None:
+    events = logged(xm_paid())
+    refs = at(events).used
+    assert replayable_prefix(refs, None, None) == len(refs)
+    assert replayable_prefix(refs, None, T0 + timedelta(days=2, hours=1)) == 3
+    first_day = refs[0].effective_date
+    assert replayable_prefix(refs, first_day - timedelta(days=1), None) == 0
+
+
+def test_a_prefix_the_filters_would_cut_is_refused() -> None:
+    events = logged(xm_paid())
+    prefix = _prefix(events, 4)
+    with pytest.raises(ValueError, match="does not pass the filters"):
+        case_at(
+            events[0].event.originator_id, events[4:], today=TODAY,
+            known_at=T0 + timedelta(days=1, hours=1), prefix=prefix,
+        )
+    with pytest.raises(ValueError, match="do not continue the prefix"):
+        case_at(events[0].event.originator_id, events[5:], today=TODAY, prefix=prefix)
