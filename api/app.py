@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-import asyncpg
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
@@ -19,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
 from api.logging import RequestContextMiddleware, configure_logging, log_request
-from api.runtime import Runtime
+from api.runtime import Runtime, open_pool
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, database
 from infra.keys import dev_key_pair
@@ -63,7 +62,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             await anyio.to_thread.run_sync(migrate, info.url)
             ledger, calendar = await anyio.to_thread.run_sync(build_ledger, info, settings)
             stack.callback(ledger.close)
-            pool = await asyncpg.create_pool(**info.asyncpg_kwargs(), min_size=1, max_size=10)
+            pool = await open_pool(info)
             try:
                 runtime = Runtime(
                     settings=settings, conn=info, ledger=ledger, calendar=calendar, pool=pool
