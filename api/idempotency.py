@@ -4,12 +4,15 @@ The first successful request stores (user, key, fingerprint, status, response) i
 `idempotency_keys` in the same transaction as its events (`infra.recorder.LedgerRecorder`), so
 a crash can never leave events without their key or a key without its events.
 
-Before running a command the key is looked up: the same fingerprint returns the stored
-response (same status and body, header `Idempotency-Replayed: true`) and writes nothing; another
-fingerprint is refused (`idempotency_key_reused`). Two identical requests that both miss the
-look-up race to the recorder: the loser's transaction fails (same case version, same voucher,
-or the key's primary key) and nothing of it is committed; its error is then answered by looking
-the key up again and replaying the winner's response.
+A command with a key runs first and looks the key up only if it is refused. A key already
+stored always refuses it: a retry acts on a case version that has moved on (`stale_version`),
+and anything that would pass the rules (a new application, say) fails on the key's primary
+key in the statement that appends its events, so nothing of it is committed. The look-up then
+answers: the same fingerprint returns the stored response (same status and body, header
+`Idempotency-Replayed: true`); another fingerprint is refused (`idempotency_key_reused`); no
+stored key means the refusal was the command's own, and it is answered as such. Two identical
+requests in flight race to the recorder the same way, and the loser replays the winner's
+response. The first attempt of every command thus costs no look-up.
 
 The fingerprint is the SHA-256 of the method, the path and the body as decoded and re-encoded,
 so whitespace and field order do not matter but every value does. Keys belong to one user.
@@ -142,16 +145,15 @@ async def execute_once(
     status_code: int,
     run: Callable[[IdempotencyRecord | None], Awaitable[CommandResult]],
 ) -> Outcome:
-    """Run a command at most once per key: replay a stored answer, or run and store it."""
+    """Run a command at most once per key: run and store its answer, or, when it is refused
+    because the key is already stored, replay the stored answer."""
     if gate is None:
         return _fresh(status_code, await run(None))
-    earlier = await gate.stored(pool)
-    if earlier is not None:
-        return _replay(earlier)
     try:
         result = await run(gate.record(status_code))
     except DomainError:
-        # A twin request may have won the race to the recorder: answer as it was answered.
+        # An earlier request (or a twin that won the race) holds the key: answer as it was
+        # answered; a key used for another request is refused here (idempotency_key_reused).
         earlier = await gate.stored(pool)
         if earlier is None:
             raise
