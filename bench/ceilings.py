@@ -207,7 +207,8 @@ def measure_ledger_commands(ctx: Context) -> None:
         rate = run_threads(make_op, threads, seconds=ctx.load_seconds)
         ctx.add(Figure(
             key=f"ledger_cmd_{threads}", section=SECTION_ES,
-            label=f"ClusterLedger get + command + save (major change), {threads} thread(s)",
+            label=f"ClusterLedger get + command + save (major change, case cache as served), "
+                  f"{threads} thread(s)",
             value=rate.per_s, unit="cmd/s", p50_ms=rate.p50_ms, p99_ms=rate.p99_ms,
             count=rate.count, seconds=rate.seconds, ceiling=f"es_bare_cmd_{threads}",
         ))

@@ -13,6 +13,7 @@ from bench.generate import GenerationResult, open_ledger
 from bench.stats import Figure
 from domain.case import Status
 from infra.application import ClusterLedger
+from infra.settings import Settings
 
 
 class Context:
@@ -37,9 +38,11 @@ class Context:
 
     def ledger(self) -> ClusterLedger:
         if self._ledger is None:
+            # Configured as `cluster-ledger serve` runs it (case cache included), so that its
+            # verbs are the ceiling of the same code path the HTTP figures measure.
             self._ledger = open_ledger(self.conn, batching=False, env={
                 "CREATE_TABLE": "no", "POSTGRES_POOL_SIZE": "4", "POSTGRES_MAX_OVERFLOW": "4",
-            })
+            }, cache_size=Settings().aggregate_cache)
         return self._ledger
 
     def certified_clusters(self, n: int) -> list[UUID]:

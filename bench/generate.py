@@ -92,13 +92,15 @@ class BatchingLedger(ClusterLedger):
 
 
 def open_ledger(conn: ConnectionInfo, *, batching: bool, snapshot_interval: int = 50,
-                env: dict[str, str] | None = None) -> ClusterLedger:
+                env: dict[str, str] | None = None, cache_size: int = 0) -> ClusterLedger:
     """A ledger on `conn` with the shipped rulebook, regions and calendar."""
     calendar = CalendarStore(conn.url)
     services = Services(rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current)
-    cls = BatchingLedger if batching else ClusterLedger
-    return cls({**conn.eventsourcing_env(), **(env or {})}, services,
-               snapshot_interval=snapshot_interval)
+    full_env = {**conn.eventsourcing_env(), **(env or {})}
+    if batching:
+        return BatchingLedger(full_env, services, snapshot_interval=snapshot_interval)
+    return ClusterLedger(full_env, services, snapshot_interval=snapshot_interval,
+                         cache_size=cache_size)
 
 
 # One ledger per worker process, reused for every range it plays (few connections).
