@@ -146,5 +146,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  {role:<15} {jurisdiction} {user:<22} {token}")
         sys.stdout.flush()
         app = create_app(settings, conn=conn)
-        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+        # The API logs every request itself (api.logging, one structured line with its
+        # outcome); uvicorn's own access log would only repeat it.
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
+        )
     return 0
