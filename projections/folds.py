@@ -14,15 +14,18 @@ The digest is stored by the views: changing what a fold computes means rebuildin
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
+from eventsourcing.utils import resolve_topic
 from msgspec.structs import replace
 
 from domain.case import Status
@@ -202,12 +205,18 @@ class DeadlineRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _Fold = Callable[[ClusterDigest, Any, Rules], ClusterDigest]
 _FOLDS: dict[type[Any], _Fold] = {}
+# What `fold` dispatches on: the event classes above, plus the partial events of
+# `partial_event_decoder` (which stand for them); `_APPLIED` holds Applied's stand-ins.
+_HANDLERS: dict[type[Any], _Fold] = {}
+_APPLIED: set[type[Any]] = {Cluster.Applied}
+_TOPICS: dict[type[Any], str] = {}
 
 
 def _folds(*event_classes: type[Any]) -> Callable[[_Fold], _Fold]:
     def register(function: _Fold) -> _Fold:
         for event_class in event_classes:
             _FOLDS[event_class] = function
+            _HANDLERS[event_class] = function
         return function
 
     return register
@@ -224,7 +233,15 @@ def handled_event_classes() -> tuple[type[Any], ...]:
 
 def topic_of(event: object) -> str:
     cls = type(event)
-    return f"{cls.__module__}:{cls.__qualname__}"
+    topic = _TOPICS.get(cls)
+    return topic if topic is not None else f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _where(event: Any, position: int) -> str:
+    return (
+        f"{topic_of(event)} of {getattr(event, 'originator_id', '?')} "
+        f"v{getattr(event, 'originator_version', '?')} at position {position}"
+    )
 
 
 def fold(
@@ -232,23 +249,25 @@ def fold(
 ) -> ClusterDigest:
     """The digest after `event`, which was recorded at `position` in the log."""
     cls = type(event)
-    where = (
-        f"{topic_of(event)} of {getattr(event, 'originator_id', '?')} "
-        f"v{getattr(event, 'originator_version', '?')} at position {position}"
-    )
-    if cls is Cluster.Applied:
+    # The error text is made only when there is an error: this runs once per event.
+    if cls in _APPLIED:
         if digest is not None:
-            raise UnhandledEvent(f"{where}: the cluster was applied for already")
+            raise UnhandledEvent(
+                f"{_where(event, position)}: the cluster was applied for already"
+            )
         new = _applied(event, rules)
     else:
-        handler = _FOLDS.get(cls)
+        handler = _HANDLERS.get(cls)
         if handler is None:
-            raise UnhandledEvent(f"{where}: no fold handles this event")
+            raise UnhandledEvent(f"{_where(event, position)}: no fold handles this event")
         if digest is None:
-            raise UnhandledEvent(f"{where}: the log has no Applied event before it")
+            raise UnhandledEvent(
+                f"{_where(event, position)}: the log has no Applied event before it"
+            )
         if event.originator_version != digest.version + 1:
             raise UnhandledEvent(
-                f"{where}: expected version {digest.version + 1} of the cluster"
+                f"{_where(event, position)}: expected version {digest.version + 1} "
+                "of the cluster"
             )
         new = handler(digest, event, rules)
     return replace(new, version=event.originator_version, position=position)
@@ -345,27 +364,33 @@ def _rejected(digest: ClusterDigest, _event: Any, _: Rules) -> ClusterDigest:
 
 @_folds(Cluster.AnnualReportFiled)
 def _annual_report_filed(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
-    return replace(
-        digest,
-        reports=tuple(sorted({*digest.reports, event.year})),
-        rulebook_version=_version_from(digest, event),
-    )
+    reports, year = digest.reports, event.year
+    if not reports or year > reports[-1]:  # the usual case: the next year, in order
+        reports = (*reports, year)
+    elif year not in reports:
+        reports = tuple(sorted((*reports, year)))
+    return replace(digest, reports=reports, rulebook_version=_version_from(digest, event))
 
 
 @_folds(Cluster.Scored)
 def _scored(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
-    assessments = {a.year: a for a in digest.assessments}
-    current = assessments.get(event.year) or AssessmentDigest(
-        year=event.year, number=len(assessments) + 1
+    assessments, year = digest.assessments, event.year
+    index = next((i for i, a in enumerate(assessments) if a.year == year), None)
+    current = (
+        assessments[index] if index is not None
+        else AssessmentDigest(year=year, number=len(assessments) + 1)
     )
     if event.stage == ScoreStage.CITY_FINAL:
         current = replace(current, final_score=event.score)
     # Every score restates the failure grounds, as the aggregate's applier does.
-    assessments[event.year] = replace(current, failed=bool(event.failure_grounds))
+    current = replace(current, failed=bool(event.failure_grounds))
+    if index is None:
+        # A new year's number is one more than any before: it sorts last.
+        assessments = (*assessments, current)
+    else:
+        assessments = (*assessments[:index], current, *assessments[index + 1:])
     return replace(
-        digest,
-        assessments=tuple(sorted(assessments.values(), key=lambda a: a.number)),
-        rulebook_version=_version_from(digest, event),
+        digest, assessments=assessments, rulebook_version=_version_from(digest, event)
     )
 
 
@@ -703,3 +728,82 @@ def encode_digest(digest: ClusterDigest) -> str:
 
 def decode_digest(raw: str | bytes) -> ClusterDigest:
     return _DIGEST_DECODER.decode(raw)
+
+
+# ---- partial decoding: only what the folds read --------------------------------------------
+
+# The fields of an event the folds above read; for a nested Struct, the fields read in it.
+# (A fold that starts reading another field must name it here: a field left out is absent from
+# the partial event, and the fold fails loudly with AttributeError rather than misread it.)
+_NESTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "meta": ("effective_date",),
+    "dossier": ("name", "programme", "county_code", "leading_industry", "operating_unit"),
+    "notice": ("ends_on", "provisional"),
+}
+_FLAT_FIELDS = frozenset({
+    "rulebook_version", "valid_until", "year", "stage", "score", "failure_grounds",
+    "funding_year", "requested_fen", "passed", "amount_fen", "entitlement_fen",
+    "voucher_number", "kind", "new_value", "received_on", "appeal_deadline",
+    "appeal_deadline_provisional", "reply_due", "reply_due_provisional", "outcome",
+})
+_ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version"})
+
+
+def _partial_struct(owner: str, struct: type[msgspec.Struct], names: tuple[str, ...]) -> Any:
+    """A Struct with only `names` of `struct`, each with its type and default."""
+    hints = typing.get_type_hints(struct)
+    info = {f.name: f for f in msgspec.structs.fields(struct)}
+    fields: list[Any] = []
+    for name in names:
+        field = info[name]
+        if field.required:
+            fields.append((name, hints[name]))
+        elif field.default is not msgspec.NODEFAULT:
+            fields.append((name, hints[name], field.default))
+        else:
+            fields.append((name, hints[name], msgspec.field(default_factory=field.default_factory)))
+    return msgspec.defstruct(f"{owner}_{struct.__name__}", fields, kw_only=True)
+
+
+def _partial_type(owner: str, hint: Any, names: tuple[str, ...]) -> Any:
+    """`hint` (a Struct, or an optional one) narrowed to `names`."""
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+        return _partial_struct(owner, hint, names)
+    args = typing.get_args(hint)
+    structs = [a for a in args if isinstance(a, type) and issubclass(a, msgspec.Struct)]
+    if len(structs) == 1 and set(args) == {structs[0], type(None)}:
+        return _partial_struct(owner, structs[0], names) | None
+    raise TypeError(f"{owner}: cannot narrow {hint!r}")
+
+
+class PartialDecoder(NamedTuple):
+    decoder: msgspec.json.Decoder[Any]
+    event_class: type[Any]
+
+
+@cache
+def partial_event_decoder(topic: str) -> PartialDecoder | None:
+    """A decoder of the stored state of a Cluster event into a partial event that `fold`
+    accepts in place of the full one: the same attributes the folds read (typed and validated
+    as the full decoding does), and `originator_id` / `originator_version` to be set by the
+    caller. None for a topic no fold handles (the caller decodes it in full)."""
+    cls = resolve_topic(topic)
+    if cls not in _FOLDS and cls is not Cluster.Applied:
+        return None
+    owner = cls.__qualname__.replace(".", "_")
+    fields: list[Any] = []
+    for name, hint in typing.get_type_hints(cls).items():
+        if name in _ENVELOPE_FIELDS or typing.get_origin(hint) is typing.ClassVar:
+            continue
+        if name in _NESTED_FIELDS:
+            fields.append((name, _partial_type(f"{owner}_{name}", hint, _NESTED_FIELDS[name])))
+        elif name in _FLAT_FIELDS:
+            fields.append((name, hint))
+    fields += [("originator_id", Any, None), ("originator_version", int, 0)]
+    partial = msgspec.defstruct(f"Partial{owner}", fields, kw_only=True)
+    _TOPICS[partial] = topic
+    if cls is Cluster.Applied:
+        _APPLIED.add(partial)
+    else:
+        _HANDLERS[partial] = _FOLDS[cls]
+    return PartialDecoder(msgspec.json.Decoder(partial), cls)

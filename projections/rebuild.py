@@ -13,19 +13,29 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from uuid import UUID
 
 import msgspec
 import psycopg
-from eventsourcing.persistence import Notification, Tracking
-from eventsourcing.postgres import PostgresFactory
+from eventsourcing.persistence import Mapper, Notification, StoredEvent, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.errors import ConfigError
 from infra.database import ConnectionInfo
-from projections.folds import IGNORED_EVENTS, Rules, fold_log
+from projections.folds import (
+    IGNORED_EVENTS,
+    ClusterDigest,
+    Rules,
+    fold,
+    partial_event_decoder,
+)
+from projections.positions import EVENTS_TABLE
 from projections.projection import load_rules
 from projections.runner import LedgerFeed, runner_env
 from projections.schema import (
@@ -40,6 +50,7 @@ from projections.schema import (
 from projections.views import APPLICATION_NAME, VIEW_CLASSES, LedgerView
 
 _BATCH = 1000
+_WINDOW = 5000  # positions per query of a rebuild's scan
 _REBUILD_LOCK_OFFSET = 1000  # session lock "a rebuild of this view is running"
 
 
@@ -126,16 +137,15 @@ def _build_and_swap(
 ) -> RebuildReport:
     spec = view_spec(name)
     head = feed.recorder.max_notification_id() or 0
-    digests: dict[Any, Any] = {}
+    digests: dict[int, ClusterDigest] = {}
     folded = 0
-    for page in _pages(notifications(feed, 0, head)):
-        digests = fold_log(((n.id, feed.mapper.to_domain_event(n)) for n in page), rules, digests)
-        folded += len(page)
+    for rows in _read_log(shadow.datastore, EVENTS_TABLE, head):
+        _fold_rows(rows, feed.mapper, rules, digests)
+        folded += len(rows)
         if on_progress is not None:
             on_progress(folded)
     with shadow.datastore.transaction(commit=True) as curs:
-        for digest in digests.values():
-            shadow.store(curs, digest, rules)
+        shadow.write_all(curs, digests.values(), rules)
         if head:
             shadow._insert_tracking(curs, Tracking(APPLICATION_NAME, head))
     caught_up = 0
@@ -165,12 +175,94 @@ def _build_and_swap(
     )
 
 
-def _pages(items: Iterator[Notification], size: int = _BATCH) -> Iterator[list[Notification]]:
-    page: list[Notification] = []
-    for item in items:
-        page.append(item)
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
-        yield page
+_Row = tuple[int, UUID, int, str, bytes]
+
+
+def _fold_rows(
+    rows: list[_Row], mapper: Mapper[UUID], rules: Rules, digests: dict[int, ClusterDigest]
+) -> None:
+    """Fold stored events `(position, originator id, version, topic, state)` into `digests`.
+
+    A Cluster event is decoded partially (only what the folds read, `partial_event_decoder`);
+    anything else in full with the application's mapper, as the live projector does: the
+    voucher index's events are passed over, and an unknown event stops the fold (`fold`)."""
+    # Keyed by the id's integer: uuid.UUID hashes and compares in Python, an int in C.
+    get = digests.get
+    for position, originator_id, version, topic, state in rows:
+        partial = partial_event_decoder(topic)
+        if partial is not None:
+            event = partial.decoder.decode(state)
+            event.originator_id = originator_id
+            event.originator_version = version
+        else:
+            event = mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=originator_id, originator_version=version, topic=topic,
+                    state=state,
+                )
+            )
+            if isinstance(event, IGNORED_EVENTS):
+                continue
+        key = originator_id.int
+        digests[key] = fold(get(key), event, position, rules)
+
+
+def _read_log(datastore: PostgresDatastore, table: str, up_to: int) -> Iterator[list[_Row]]:
+    """Pages of stored events with positions in (0, up_to], in log order.
+
+    A thread reads the next page while the caller folds this one (waiting on the database
+    releases the GIL); pages come as tuples with binary columns, one query per page."""
+    pages: queue.Queue[list[_Row] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    # Windows of positions, not LIMIT pages: a LIMIT over a range lets the planner sort the
+    # whole rest of the log when the table's statistics are stale.
+    query = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id"
+    ).format(Identifier(table))
+    following = SQL("SELECT min(notification_id) FROM {} WHERE notification_id > %s").format(
+        Identifier(table)
+    )
+
+    def put(item: list[_Row] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            with datastore.get_connection() as conn, conn.transaction():
+                cursor = conn.cursor(row_factory=tuple_row, binary=True)
+                after = 0
+                while after < up_to:
+                    until = min(after + _WINDOW, up_to)
+                    rows: list[_Row] = cursor.execute(query, (after, until)).fetchall()
+                    if rows and not put(rows):
+                        break
+                    after = until
+                    if not rows:  # a run of unused positions: jump to the next used one
+                        found = cursor.execute(following, (after,)).fetchone()
+                        if found is None or found[0] is None:
+                            break
+                        after = max(after, found[0] - 1)
+            put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the folding thread
+            put(exc)
+
+    reader = threading.Thread(target=read, name="rebuild-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = pages.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()

@@ -64,6 +64,14 @@ def summarise(
         total[1] += row.approved_fen
         total[2] += row.paid_fen
         total[3] += row.remaining_fen
+    return _summary(counts, sums, on)
+
+
+def _summary(
+    counts: Counter[tuple[str, str, str, int]],
+    sums: defaultdict[tuple[str, str, int], list[int]],
+    on: date,
+) -> Summary:
     clusters = tuple(
         StatusCount(status=s, city_code=city, county_code=county, year=year, clusters=n)
         for (s, city, county, year), n in sorted(
@@ -78,3 +86,22 @@ def summarise(
         for (city, county, year), v in sorted(sums.items(), key=lambda i: (i[0][1], i[0][2]))
     )
     return Summary(on=on, clusters=clusters, funding=funding)
+
+
+def merge_summaries(parts: Iterable[Summary], *, on: date) -> Summary:
+    """The summary of the union of disjoint sets of clusters, from the summary of each set
+    (all read on `on`): what `summarise` gives over all their rows at once."""
+    counts: Counter[tuple[str, str, str, int]] = Counter()
+    sums: defaultdict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for part in parts:
+        if part.on != on:
+            raise ValueError(f"a summary read on {part.on} cannot merge into one on {on}")
+        for c in part.clusters:
+            counts[(c.status, c.city_code, c.county_code, c.year)] += c.clusters
+        for f in part.funding:
+            total = sums[(f.city_code, f.county_code, f.year)]
+            total[0] += f.entitled_fen
+            total[1] += f.approved_fen
+            total[2] += f.paid_fen
+            total[3] += f.remaining_fen
+    return _summary(counts, sums, on)

@@ -11,6 +11,7 @@ projector process, or a rebuild that overtook this one) and is not applied again
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -50,6 +51,12 @@ def _insert(table: str, columns: tuple[str, ...], json_columns: frozenset[str]) 
     values = [SQL("%s::jsonb") if c in json_columns else SQL("%s") for c in columns]
     return SQL("INSERT INTO {} ({}) VALUES ({})").format(
         Identifier(table), SQL(", ").join(map(Identifier, columns)), SQL(", ").join(values)
+    )
+
+
+def _copy(table: str, columns: tuple[str, ...]) -> Composed:
+    return SQL("COPY {} ({}) FROM STDIN").format(
+        Identifier(table), SQL(", ").join(map(Identifier, columns))
     )
 
 
@@ -109,6 +116,13 @@ class LedgerView(PostgresTrackingRecorder):
         """Write the cluster's digest and the rows derived from it."""
 
     @abstractmethod
+    def write_all(
+        self, curs: Cursor[DictRow], digests: Iterable[ClusterDigest], rules: Rules
+    ) -> None:
+        """Write the digests of clusters the view does not hold yet, and their rows, with COPY
+        (a rebuild's shadow tables: the same rows as `store`, one statement per table)."""
+
+    @abstractmethod
     def rows(self) -> list[Any]:
         """Every row of the view, in key order (for comparisons and verification)."""
 
@@ -126,15 +140,18 @@ class StatusView(LedgerView):
         updates = SQL(", ").join(
             SQL("{0} = EXCLUDED.{0}").format(Identifier(c)) for c in columns[1:]
         )
-        self._upsert = _insert(self.prefix, columns, self._JSON_COLUMNS) + SQL(
-            " ON CONFLICT (cluster_id) DO UPDATE SET {}"
-        ).format(updates)
+        # Statements run per event are rendered once (a Composed renders on every execute).
+        self._upsert = (
+            _insert(self.prefix, columns, self._JSON_COLUMNS)
+            + SQL(" ON CONFLICT (cluster_id) DO UPDATE SET {}").format(updates)
+        ).as_bytes()
         self._select_digest = SQL(
             "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
-        ).format(table)
+        ).format(table).as_bytes()
         self._select_rows = SQL("SELECT {} FROM {} ORDER BY cluster_id").format(
             SQL(", ").join(map(Identifier, _columns(StatusRow))), table
         )
+        self._copy = _copy(self.prefix, columns)
 
     def load_digest(self, curs: Cursor[DictRow], cluster_id: UUID) -> ClusterDigest | None:
         curs.execute(self._select_digest, (cluster_id,))
@@ -144,6 +161,15 @@ class StatusView(LedgerView):
     def store(self, curs: Cursor[DictRow], digest: ClusterDigest, rules: Rules) -> None:
         row = status_row(digest, rules)
         curs.execute(self._upsert, [*_params(row, frozenset()), encode_digest(digest)])
+
+    def write_all(
+        self, curs: Cursor[DictRow], digests: Iterable[ClusterDigest], rules: Rules
+    ) -> None:
+        fields = _columns(StatusRow)
+        with curs.copy(self._copy) as copy:
+            for digest in digests:
+                row = status_row(digest, rules)
+                copy.write_row([*(getattr(row, c) for c in fields), encode_digest(digest)])
 
     def rows(self) -> list[StatusRow]:
         with self.datastore.transaction(commit=False) as curs:
@@ -161,16 +187,21 @@ class _CasesView(LedgerView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         table, cases = Identifier(self.prefix), Identifier(self.prefix + "_cases")
+        # Statements run per event are rendered once (a Composed renders on every execute).
         self._select_digest = SQL(
             "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
-        ).format(cases)
+        ).format(cases).as_bytes()
         self._upsert_digest = SQL(
             "INSERT INTO {} (cluster_id, digest, position) VALUES (%s, %s::jsonb, %s) "
             "ON CONFLICT (cluster_id) DO UPDATE SET digest = EXCLUDED.digest, "
             "position = EXCLUDED.position"
-        ).format(cases)
-        self._delete_rows = SQL("DELETE FROM {} WHERE cluster_id = %s").format(table)
-        self._insert_row = _insert(self.prefix, _columns(self.row_type), self.json_columns)
+        ).format(cases).as_bytes()
+        self._delete_rows = SQL("DELETE FROM {} WHERE cluster_id = %s").format(table).as_bytes()
+        self._insert_row = _insert(
+            self.prefix, _columns(self.row_type), self.json_columns
+        ).as_bytes()
+        self._copy_digests = _copy(self.prefix + "_cases", ("cluster_id", "digest", "position"))
+        self._copy_rows = _copy(self.prefix, _columns(self.row_type))
         self._select_rows = SQL("SELECT {} FROM {} ORDER BY {}").format(
             SQL(", ").join(map(Identifier, _columns(self.row_type))),
             table,
@@ -190,6 +221,18 @@ class _CasesView(LedgerView):
         rows = self.derive(digest, rules)
         if rows:
             curs.executemany(self._insert_row, [_params(r, self.json_columns) for r in rows])
+
+    def write_all(
+        self, curs: Cursor[DictRow], digests: Iterable[ClusterDigest], rules: Rules
+    ) -> None:
+        digests = list(digests)
+        with curs.copy(self._copy_digests) as copy:
+            for digest in digests:
+                copy.write_row((digest.cluster_id, encode_digest(digest), digest.position))
+        with curs.copy(self._copy_rows) as copy:
+            for digest in digests:
+                for row in self.derive(digest, rules):
+                    copy.write_row(_params(row, self.json_columns))
 
     @abstractmethod
     def derive(self, digest: ClusterDigest, rules: Rules) -> list[Any]:

@@ -12,10 +12,12 @@ The same line-making code serves the CLI (`write_export`, psycopg) and the HTTP 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import queue
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -55,7 +57,7 @@ class ExportStats(msgspec.Struct, frozen=True, kw_only=True):
 
 _WINDOW_SQL = (
     "SELECT coalesce(e.notification_id, c.notification_id) AS position,"
-    " e.originator_id, e.originator_version, e.topic, e.state, c.hash"
+    " e.originator_id::text, e.originator_version, e.topic, e.state, c.hash"
     " FROM (SELECT notification_id, originator_id, originator_version, topic, state"
     "       FROM clusterledger_events WHERE notification_id > {0} AND notification_id <= {1}) e"
     " FULL JOIN (SELECT notification_id, hash FROM ledger_chain"
@@ -128,7 +130,7 @@ def _topic_fields(topic: str) -> bytes:
 
 
 def event_line(
-    position: int, originator_id: UUID, version: int, topic: str, state: bytes,
+    position: int, originator_id: UUID | str, version: int, topic: str, state: bytes,
     chain_hash: bytes | None,
 ) -> bytes:
     """One event line (`infra.audit.format.EventLine`), assembled from parts that are each
@@ -215,7 +217,8 @@ class _LineMaker:
             else:
                 lines.append(
                     event_line(
-                        position, _uuid(originator_id), version, topic, bytes(state), chain_hash
+                        position, _uuid_text(originator_id), version, topic, bytes(state),
+                        chain_hash,
                     )
                 )
                 events += 1
@@ -250,8 +253,9 @@ class _LineMaker:
         )
 
 
-def _uuid(value: Any) -> UUID:
-    return value if type(value) is UUID else UUID(str(value))
+def _uuid_text(value: Any) -> str:
+    """The id as the window query gives it (text), in UUID's canonical form."""
+    return value if type(value) is str else str(UUID(str(value)))
 
 
 def header_line(
@@ -303,14 +307,10 @@ def _anchor(row: Any) -> Anchor:
     return Anchor(position=int(values[0]), hash=bytes(values[1]).hex())
 
 
-def export_lines(
-    cur: Cursor[Any], export_range: ExportRange, public_pem: str | None = None,
-    fingerprint: str | None = None, progress: Progress | None = None,
-    maker: _LineMaker | None = None,
-) -> Iterator[bytes]:
-    """The lines of an export over a cursor with dict rows, header to end line, in chunks."""
-    maker = maker or _LineMaker()
-    yield header_line(export_range, public_pem, fingerprint)
+def _windows(
+    cur: Cursor[Any], export_range: ExportRange
+) -> Iterator[tuple[int, list[Any], list[Any]]]:
+    """(end of the window, its rows, its checkpoints), window after window."""
     window_sql, checkpoints_sql, next_sql = _pg(_WINDOW_SQL), _pg(_CHECKPOINTS_SQL), _pg(_NEXT_SQL)
     # Same connection and transaction; tuples, and bytea in binary (no hex text to parse).
     rows_cur = cur.connection.cursor(row_factory=tuple_row, binary=True)
@@ -320,13 +320,67 @@ def export_lines(
         rows = rows_cur.execute(window_sql, {"a": lo, "b": hi}).fetchall()
         checkpoints = rows_cur.execute(checkpoints_sql, {"a": lo, "b": hi}).fetchall()
         if rows or checkpoints:
-            yield maker.window(rows, checkpoints)
             lo = hi
         else:  # a long run of unused positions: jump to the next used one
             following = _first(cur.execute(next_sql, {"a": hi}).fetchone())
             if following is None or following > export_range.to:
-                break
+                return
             lo = following - 1
+        yield lo, rows, checkpoints
+
+
+_Item = TypeVar("_Item")
+
+
+def _prefetched(items: Iterator[_Item], depth: int = 2) -> Generator[_Item, None, None]:
+    """`items`, produced by a thread up to `depth` ahead of the consumer: the database works
+    on the next window (and waiting for it releases the GIL) while this one is written."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put((False, exc))
+
+    producer = threading.Thread(target=produce, name="export-reader", daemon=True)
+    producer.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()
+
+
+def export_lines(
+    cur: Cursor[Any], export_range: ExportRange, public_pem: str | None = None,
+    fingerprint: str | None = None, progress: Progress | None = None,
+    maker: _LineMaker | None = None,
+) -> Iterator[bytes]:
+    """The lines of an export over a cursor with dict rows, header to end line, in chunks."""
+    maker = maker or _LineMaker()
+    yield header_line(export_range, public_pem, fingerprint)
+    for lo, rows, checkpoints in _prefetched(_windows(cur, export_range)):
+        yield maker.window(rows, checkpoints)
         if progress is not None:
             progress.update(lo - export_range.after)
     yield maker.end()

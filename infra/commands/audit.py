@@ -44,6 +44,11 @@ def register(subparsers: Any) -> None:
         help="date the status summary is read on (default: the export's date)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--processes", type=int, choices=(1, 2), default=2,
+        help="2 (default): a second process replays part of the cases, on a second core; "
+        "1: everything in this process (same checks, same report)",
+    )
     verify.set_defaults(handler=cmd_verify)
 
     checkpoint = subparsers.add_parser(
@@ -113,7 +118,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     rules = Rules(rulebook=load_rulebook(), regions=load_regions())
     with Progress("verify", unit="bytes", check_every=1 << 20) as progress:
         report = verify_file(
-            Path(args.file), rules, public_keys=public_keys, on=on, progress=progress
+            Path(args.file), rules, public_keys=public_keys, on=on, progress=progress,
+            processes=args.processes,
         )
     if args.json:
         import msgspec

@@ -8,9 +8,11 @@ chain.
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -18,10 +20,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from infra.application import ClusterLedger
+from infra.audit import verify as verify_module
 from infra.audit.export import write_export
 from infra.audit.format import LINE_DECODER, EventLine
 from infra.audit.signing import CheckpointSigner
-from infra.audit.verify import VerifyReport, verify_lines
+from infra.audit.verify import VerifyReport, verify_file, verify_lines
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo
 from infra.migrations import migrate
@@ -67,8 +70,29 @@ def export_bytes(cur: psycopg.Cursor[Any], signer: CheckpointSigner, after: int 
 
 
 def verify_bytes(data: bytes, public_pem: str | None, on: date | None = None) -> VerifyReport:
+    """The report of one pass over `data`; it also checks that the other ways `verify` can run
+    give the very same report: the file split over two processes (`verify_file`), and every
+    case packed away between two of its events (`_Cases` with one live case, growing or
+    not)."""
     keys = [public_pem] if public_pem else []
-    return verify_lines(data.splitlines(keepends=True), rules(), public_keys=keys, on=on)
+    report = verify_lines(data.splitlines(keepends=True), rules(), public_keys=keys, on=on)
+    expected = msgspec.json.encode(report)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.ndjson"
+        path.write_bytes(data)
+        split = verify_file(path, rules(), public_keys=keys, on=on, processes=2)
+    assert msgspec.json.encode(split) == expected
+    hot, stretch = verify_module._HOT_CASES, verify_module._STRETCH
+    for every in (stretch, 2):  # 2: the live set grows as the log interleaves
+        verify_module._HOT_CASES, verify_module._STRETCH = 1, every
+        try:
+            packed = verify_lines(
+                data.splitlines(keepends=True), rules(), public_keys=keys, on=on
+            )
+        finally:
+            verify_module._HOT_CASES, verify_module._STRETCH = hot, stretch
+        assert msgspec.json.encode(packed) == expected
+    return report
 
 
 def tampered_export(

@@ -137,6 +137,23 @@ def test_export_in_small_windows_equals_one_window(
     assert small.splitlines()[1:] == clean.splitlines()[1:]  # all but the header's time
 
 
+def test_export_reads_ahead_in_order_and_passes_errors_on() -> None:
+    """The export reads the next window in a thread while it writes this one."""
+    from infra.audit.export import _prefetched
+
+    assert list(_prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("the database went away")
+
+    with pytest.raises(ValueError, match="went away"):
+        list(_prefetched(failing()))
+    reader = _prefetched(iter(range(1000)), depth=1)
+    assert next(reader) == 0
+    reader.close()  # stops and joins the reading thread
+
+
 def test_partial_export_verifies_from_its_anchor(audit_log: Log) -> None:
     after = audit_log.position_of("Certified")
     with psycopg.connect(audit_log.db.conn.url, row_factory=dict_row) as conn:

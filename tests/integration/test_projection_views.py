@@ -495,3 +495,37 @@ def test_offline_fold_of_the_whole_log_gives_the_live_summary(
     )
     assert offline == read_summary(migrated, on=on)
     assert sum(c.clusters for c in offline.clusters) == len(digests)
+
+
+def test_partial_decoding_folds_every_event_as_the_full_decoding_does(
+    cases: dict[str, UUID], ledger: ClusterLedger, migrated: ConnectionInfo
+) -> None:
+    """`project rebuild` decodes only what the folds read: the digests must be the same."""
+    from domain.cluster import Cluster
+    from projections.folds import fold_log, handled_event_classes, partial_event_decoder
+    from projections.projection import load_rules
+    from projections.rebuild import _fold_rows, notifications
+    from projections.runner import LedgerFeed, runner_env
+
+    head = ledger.recorder.max_notification_id()
+    assert head is not None
+    rules = load_rules()
+    feed = LedgerFeed(runner_env(migrated))
+    try:
+        stored = list(notifications(feed, 0, head))
+        full = fold_log(((n.id, feed.mapper.to_domain_event(n)) for n in stored), rules)
+        partial: dict[int, Any] = {}
+        _fold_rows(
+            [(n.id, UUID(str(n.originator_id)), n.originator_version, n.topic, n.state)
+             for n in stored],
+            feed.mapper, rules, partial,
+        )
+    finally:
+        feed.close()
+    assert {key.int: digest for key, digest in full.items()} == partial
+    folded = {n.topic for n in stored if partial_event_decoder(n.topic) is not None}
+    assert len(folded) >= 15  # the cases here use most event classes
+    for event_class in handled_event_classes():
+        assert partial_event_decoder(f"domain.cluster:{event_class.__qualname__}") is not None
+    assert partial_event_decoder("domain.voucher:VoucherIndex.Registered") is None
+    assert Cluster.Applied in handled_event_classes()
