@@ -7,6 +7,7 @@ projection with `UnhandledEvent` — it is never skipped (the runner re-raises i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -48,6 +49,23 @@ class LedgerProjection(Projection[TView]):
             f"{tracking.notification_id}; it stops here rather than skip the event"
         )
 
+    def process_batch(self, batch: Sequence[tuple[Any, Tracking]]) -> None:
+        """Several events in log order, in one transaction of the view. An unhandled event
+        stops the batch there: the events before it are projected, then `UnhandledEvent`."""
+        items: list[tuple[Any | None, Tracking]] = []
+        for domain_event, tracking in batch:
+            if isinstance(domain_event, _HANDLED):
+                items.append((domain_event, tracking))
+            elif isinstance(domain_event, IGNORED_EVENTS):
+                items.append((None, tracking))
+            else:
+                if items:
+                    self.view.process_batch(items, self.rules)
+                self.process_event(domain_event, tracking)  # raises UnhandledEvent
+                return
+        if items:
+            self.view.process_batch(items, self.rules)
+
     def _project(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.process(domain_event, tracking, self.rules)
 
@@ -64,6 +82,7 @@ def _register() -> None:
 
 
 _register()
+_HANDLED = handled_event_classes()
 
 
 class StatusProjection(LedgerProjection[StatusView]):
