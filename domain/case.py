@@ -2,13 +2,23 @@
 
 The aggregate keeps all of its state in one `CaseState`, so that the same value can be
 snapshotted, returned by the API, and rebuilt by an auditor's replay without loading anything.
+
+Parts that no applier changes once written (a notice, an annual report, a revocation, a major
+change, and the facts of `domain.facts`) are frozen Structs. `copy_case` shares them and copies
+everything else, so a copy of a long case costs little and still shares nothing that can change.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import copy
+import functools
+import types
+import typing
+from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -29,7 +39,7 @@ class Status(StrEnum):
 FINAL_STATUSES = frozenset({Status.NOT_RECOMMENDED, Status.REJECTED})
 
 
-class Notice(msgspec.Struct, kw_only=True):
+class Notice(msgspec.Struct, frozen=True, kw_only=True):
     starts_on: date
     ends_on: date
     provisional: bool = False
@@ -44,7 +54,7 @@ class Objection(msgspec.Struct, kw_only=True):
     resolved_on: date | None = None
 
 
-class AnnualReport(msgspec.Struct, kw_only=True):
+class AnnualReport(msgspec.Struct, frozen=True, kw_only=True):
     year: int
     filed_on: date
     due_on: date
@@ -95,7 +105,7 @@ class Renewal(msgspec.Struct, kw_only=True):
     plan_targets_met: bool | None = None
 
 
-class Revocation(msgspec.Struct, kw_only=True):
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
     ground: Ground
     decided_on: date
     received_on: date
@@ -115,7 +125,7 @@ class Appeal(msgspec.Struct, kw_only=True):
     replied_late: bool | None = None
 
 
-class MajorChange(msgspec.Struct, kw_only=True):
+class MajorChange(msgspec.Struct, frozen=True, kw_only=True):
     kind: ChangeKind
     reported_on: date
     new_value: str
@@ -177,3 +187,67 @@ class CaseState(msgspec.Struct, kw_only=True):
 
     def upheld_objections(self, subject: str) -> list[Objection]:
         return [o for o in self.objections if o.subject == subject and o.resolution == "upheld"]
+
+
+_IMMUTABLE = (str, int, float, bool, bytes, date, datetime, Decimal, UUID, Enum, type(None))
+
+
+@functools.cache
+def _immutable(hint: Any) -> bool:
+    """Whether every value a type hint admits is immutable all the way down: scalars, enums,
+    tuples of immutables, and frozen Structs whose fields are all immutable."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return all(_immutable(arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        return all(_immutable(arg) for arg in typing.get_args(hint) if arg is not Ellipsis)
+    if origin is not None or not isinstance(hint, type):
+        return False  # list, dict, set and anything unrecognised: copied
+    if issubclass(hint, _IMMUTABLE):
+        return True
+    if issubclass(hint, msgspec.Struct) and hint.__struct_config__.frozen:
+        return all(_immutable(h) for h in _field_hints(hint).values())
+    return False
+
+
+@functools.cache
+def _field_hints(kind: type[msgspec.Struct]) -> dict[str, Any]:
+    return {name: typing.get_type_hints(kind)[name] for name in kind.__struct_fields__}
+
+
+@functools.cache
+def _mutable_fields(kind: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields of a Struct type that may hold something a copy must not share."""
+    return tuple(name for name, hint in _field_hints(kind).items() if not _immutable(hint))
+
+
+_SHARED: set[type] = set()  # value types found immutable: shared by copies, never walked
+
+
+def _copied(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    kind: Any = type(value)
+    if kind in _SHARED:
+        return value
+    if _immutable(kind):
+        _SHARED.add(kind)
+        return value
+    if kind is list:
+        return [item if type(item) in _SHARED else _copied(item) for item in value]
+    if kind is dict:
+        return {
+            key: item if type(item) in _SHARED else _copied(item) for key, item in value.items()
+        }
+    if kind is tuple:
+        return tuple(item if type(item) in _SHARED else _copied(item) for item in value)
+    if isinstance(value, msgspec.Struct):
+        clone = copy.copy(value)
+        for name in _mutable_fields(kind):
+            setattr(clone, name, _copied(getattr(value, name)))
+        return clone
+    return copy.deepcopy(value)
+
+
+def copy_case(case: CaseState) -> CaseState:
+    """A copy of `case` that shares only immutable values (frozen Structs, scalars)."""
+    clone: CaseState = _copied(case)
+    return clone

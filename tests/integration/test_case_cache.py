@@ -56,6 +56,10 @@ def test_the_ledger_under_test_caches_cases(ledger: ClusterLedger) -> None:
 def test_a_copy_of_a_rich_case_is_equal_and_shares_nothing(ledger: ClusterLedger) -> None:
     cid = certified_xm(ledger)
     version = score_year(ledger, cid, fund_year_one(ledger, cid, 3), 2025, Decimal("88.5"))
+    version = ledger.report_major_change(
+        cid, meta("county", SIMING, date(2026, 4, 1)), version,
+        kind=ChangeKind.SPATIAL_SCOPE, new_value="规划范围调整",
+    ).version
     cluster = ledger.get_cluster(cid)
     assert cluster.version == version
     assert cluster.case.funding
@@ -71,8 +75,30 @@ def test_a_copy_of_a_rich_case_is_equal_and_shares_nothing(ledger: ClusterLedger
     )
     year_one = next(iter(clone.case.funding.values()))
     assert year_one is not next(iter(cluster.case.funding.values()))
+    # Nothing that can change is shared: every list, dict and unfrozen Struct is a new object.
+    mutable_ids = {id(part) for part in _mutable_parts(cluster.case)}
+    assert len(mutable_ids) > 5
+    assert mutable_ids.isdisjoint(id(part) for part in _mutable_parts(clone.case))
+    # What no applier changes once written (frozen Structs) is shared, not copied.
+    assert clone.case.changes[0] is cluster.case.changes[0]
+    assert clone.case.dossier is cluster.case.dossier
     clone.case.funding.clear()
     assert cluster.case.funding  # the original is untouched
+
+
+def _mutable_parts(value: object) -> Iterator[object]:
+    """Every list, dict and unfrozen Struct inside `value`, itself included."""
+    if isinstance(value, msgspec.Struct):
+        if not type(value).__struct_config__.frozen:
+            yield value
+        for name in type(value).__struct_fields__:
+            yield from _mutable_parts(getattr(value, name))
+    elif isinstance(value, list | dict):
+        yield value
+        yield from (p for item in (value.values() if isinstance(value, dict) else value)
+                    for p in _mutable_parts(item))
+    elif isinstance(value, tuple):
+        yield from (p for item in value for p in _mutable_parts(item))
 
 
 def test_a_refused_command_leaves_the_cached_case_untouched(ledger: ClusterLedger) -> None:
