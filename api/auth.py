@@ -9,10 +9,13 @@ The application service checks again, per programme and jurisdiction, when the c
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from typing import Any
 
 import jwt
+import msgspec
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
@@ -48,13 +51,45 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 
+class _Verified(msgspec.Struct, frozen=True):
+    actor: Actor
+    not_before: float  # the token's `iat` / `nbf`, whichever is later (-inf if neither)
+    expires: int  # the token's `exp`
+
+
 class TokenVerifier:
-    def __init__(self, public_pem: str, issuer: str, audience: str) -> None:
-        self._key = public_pem
+    """Verifies bearer tokens: signature, issuer, audience, required claims, expiry.
+
+    A token is an immutable string: once its signature and claims have been verified, only the
+    clock can change the verdict. So the verifier keeps the last `cache_size` tokens it accepted,
+    keyed by the exact token string, with their time bounds; a token seen again is accepted from
+    the cache only while `iat`/`nbf` <= now < `exp` (PyJWT's rules, no leeway), and verified in
+    full otherwise, which also gives the exact error. Rejected tokens are never cached.
+    """
+
+    def __init__(self, public_pem: str, issuer: str, audience: str, cache_size: int = 1024) -> None:
+        self._key: Any = public_pem
+        with contextlib.suppress(jwt.PyJWTError, ValueError, TypeError):
+            # Parse the PEM once; a key PyJWT would reject stays a string and fails per request.
+            self._key = jwt.get_algorithm_by_name(ALGORITHM).prepare_key(public_pem)
         self._issuer = issuer
         self._audience = audience
+        self._cache_size = cache_size
+        self._cache: dict[str, _Verified] = {}
 
     def verify(self, token: str) -> Actor:
+        hit = self._cache.get(token)
+        if hit is not None and hit.not_before <= time.time() < hit.expires:
+            return hit.actor
+        verified = self._verify(token)
+        cache = self._cache
+        cache.pop(token, None)
+        if len(cache) >= self._cache_size:
+            del cache[next(iter(cache))]  # the oldest entry
+        cache[token] = verified
+        return verified.actor
+
+    def _verify(self, token: str) -> _Verified:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -69,7 +104,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise NotAuthorizedException(f"invalid token: {exc}") from None
         try:
-            return Actor(
+            actor = Actor(
                 user_id=str(claims["sub"]),
                 role=Role(claims["role"]),
                 organisation=str(claims.get("org", "")),
@@ -77,6 +112,11 @@ class TokenVerifier:
             )
         except (KeyError, ValueError):
             raise NotAuthorizedException("token lacks a valid role or jurisdiction") from None
+        # jwt.decode has checked that these are integers where present.
+        bounds = [int(claims[c]) for c in ("iat", "nbf") if c in claims]
+        return _Verified(
+            actor=actor, not_before=max(bounds, default=-math.inf), expires=int(claims["exp"])
+        )
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):

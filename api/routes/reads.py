@@ -13,6 +13,7 @@ log position, at most `read_wait_seconds`, then answers 503 with `Retry-After`.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -93,11 +94,18 @@ Region = Annotated[
 
 def visible_counties(regions: Regions, actor: Actor) -> list[str]:
     """The county codes an actor may read (an unknown jurisdiction sees nothing)."""
-    return sorted(
+    return list(_visible_counties(regions, actor.jurisdiction))
+
+
+@functools.lru_cache(maxsize=1024)
+def _visible_counties(regions: Regions, jurisdiction: str) -> tuple[str, ...]:
+    # A `Regions` never changes once built (its table is read once at start-up), so the
+    # counties a jurisdiction covers are computed once per (regions, jurisdiction).
+    return tuple(sorted(
         region.code
         for region in regions
-        if region.level == "county" and regions.covers(actor.jurisdiction, region.code)
-    )
+        if region.level == "county" and regions.covers(jurisdiction, region.code)
+    ))
 
 
 def region_scope(
@@ -106,10 +114,18 @@ def region_scope(
     """Narrow the visible counties by a region filter: counties and a code prefix (if any)."""
     if region is None:
         return counties, None
-    if len(region) == 6 and any(r.code == region for r in regions):
-        inside = {r.code for r in regions.counties_in(region)}
+    inside = _counties_in(regions, region) if len(region) == 6 else None
+    if inside is not None:
         return [c for c in counties if c in inside], None
     return counties, region
+
+
+@functools.lru_cache(maxsize=1024)
+def _counties_in(regions: Regions, code: str) -> frozenset[str] | None:
+    """The counties of a known division `code` (None if `code` is not one); see above."""
+    if not any(r.code == code for r in regions):
+        return None
+    return frozenset(r.code for r in regions.counties_in(code))
 
 
 def _scope(runtime: Runtime, actor: Actor, region: str | None) -> tuple[list[str], str | None]:
@@ -163,6 +179,11 @@ def to_csv(rows: Sequence[msgspec.Struct], columns: Sequence[str]) -> str:
 
 
 def wants_csv(request: ActorRequest) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    if "csv" not in accept and "text" not in accept:
+        # Only text/csv, text/*, */csv or */* could select CSV, and */* prefers JSON: without
+        # "csv" or "text" in the header the answer is JSON, without parsing it.
+        return False
     return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
 
 
