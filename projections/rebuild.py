@@ -148,6 +148,11 @@ def _build_and_swap(
         shadow.write_all(curs, digests.values(), rules)
         if head:
             shadow._insert_tracking(curs, Tracking(APPLICATION_NAME, head))
+    # Planner statistics for the new tables before they go live: without them the first
+    # reads plan blind (a bitmap scan and a sort instead of walking the sort index).
+    with shadow.datastore.transaction(commit=True) as curs:
+        for table in spec.tables(shadow.prefix):
+            curs.execute(SQL("ANALYZE {}").format(Identifier(table)))
     caught_up = 0
     with shadow.datastore.transaction(commit=True) as curs:
         curs.execute("SELECT pg_advisory_xact_lock(%s)", (spec.lock_key,))
