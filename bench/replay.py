@@ -89,7 +89,8 @@ def _served_state_at(url: str, ledger: Any, cluster_id: UUID, as_of: Any, today:
         return fn(*args)
 
     async def probe() -> dict[str, Any]:
-        pool = await asyncpg.create_pool(dsn=url, min_size=1, max_size=1)
+        pool = await asyncpg.create_pool(**parse_url(url).asyncpg_kwargs(), min_size=1,
+                                         max_size=1)
         try:
             async def once() -> Any:
                 return await case_at_date(pool, inline, ledger.mapper, cluster_id,
