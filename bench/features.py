@@ -305,9 +305,15 @@ def load(ctx: Context, scripts: list[Script], seconds: float | None = None, *,
     finally:
         Path(spec_path).unlink(missing_ok=True)
     if done.returncode != 0:
-        msg = f"load generator failed: {done.stderr[-2000:]}"
+        exited = running.process.poll()
+        state = "running" if exited is None else f"exited with {exited}"
+        msg = f"load generator failed (server {state}): {done.stderr[-2000:]}"
         raise RuntimeError(msg)
-    return _checked(msgspec.json.decode(done.stdout.strip().splitlines()[-1], type=Result))
+    result = msgspec.json.decode(done.stdout.strip().splitlines()[-1], type=Result)
+    if result.reconnects:
+        ctx.extras.setdefault("reconnects", []).append(
+            f"{result.reconnects} (first: {result.first_reconnect})")
+    return _checked(result)
 
 
 def _checked(result: Result) -> Result:

@@ -58,6 +58,11 @@ class Result(msgspec.Struct, kw_only=True):
     p99_ms: float | None
     statuses: dict[str, int]
     first_error: str = ""
+    # Keep-alive connections the server closed before answering, each retried once on a new
+    # connection (a command with the same Idempotency-Key, as a client should): reported, so
+    # that a server dropping connections cannot pass unnoticed.
+    reconnects: int = 0
+    first_reconnect: str = ""
 
 
 class Connection:
@@ -122,9 +127,25 @@ async def run(spec: Spec) -> Result:
     budget = [spec.max_ops]
     measuring = [False]
 
+    reconnects: list[str] = []
+
     async def drive(script: Script, stop_at: float) -> None:
         conn = Connection(spec.host, spec.port)
         await conn.open()
+
+        async def send(method: str, path: str, headers: dict[str, str],
+                       body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+            nonlocal conn
+            try:
+                return await conn.request(method, path, headers, body)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                reconnects.append(f"{method} {path} (request {n} on its connection, "
+                                  f"{time.perf_counter() - begun:.2f} s into the run): {exc}")
+                conn.close()
+                conn = Connection(spec.host, spec.port)
+                await conn.open()
+                return await conn.request(method, path, headers, body)  # a second failure raises
+
         try:
             n = 0
             version = script.command.version if script.command else 0
@@ -133,7 +154,7 @@ async def run(spec: Spec) -> Result:
                 t0 = time.perf_counter()
                 if script.command is not None:
                     c = script.command
-                    status, headers, payload = await conn.request(
+                    status, headers, payload = await send(
                         "POST", c.path,
                         {"Authorization": f"Bearer {c.token}", "If-Match": f'"{version}"',
                          "Idempotency-Key": str(uuid.uuid4())},
@@ -144,7 +165,7 @@ async def run(spec: Spec) -> Result:
                         version = int(headers.get("etag", "0").strip('W/"'))
                 else:
                     get = script.gets[n % len(script.gets)]
-                    status, _, payload = await conn.request(
+                    status, _, payload = await send(
                         "GET", get.path, {"Authorization": f"Bearer {get.token}"})
                     ok = status == 200
                 elapsed = time.perf_counter() - t0
@@ -161,7 +182,8 @@ async def run(spec: Spec) -> Result:
         finally:
             conn.close()
 
-    warm_end = time.perf_counter() + spec.warmup_seconds
+    begun = time.perf_counter()
+    warm_end = begun + spec.warmup_seconds
     stop_at = warm_end + spec.seconds
     tasks = [asyncio.create_task(drive(s, stop_at)) for s in spec.scripts]
     await asyncio.sleep(max(0.0, warm_end - time.perf_counter()))
@@ -175,6 +197,7 @@ async def run(spec: Spec) -> Result:
         p50_ms=p50 * 1000 if p50 is not None else None,
         p99_ms=p99 * 1000 if p99 is not None else None,
         statuses=statuses, first_error=errors[0] if errors else "",
+        reconnects=len(reconnects), first_reconnect=reconnects[0] if reconnects else "",
     )
 
 
