@@ -16,6 +16,8 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as BaseSnapshot
 from eventsourcing.persistence import IntegrityError
 
 from domain.actors import EventMeta
@@ -38,7 +40,18 @@ from domain.regions import Regions
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
 from domain.voucher import VoucherIndex, voucher_id
+from infra import codec
 from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord
+
+
+def event_classes() -> list[type]:
+    """Every event class the ledger stores: the Cluster's (with its snapshot) and the voucher
+    index's."""
+    nested = [*vars(Cluster).values(), *vars(VoucherIndex).values()]
+    return [
+        cls for cls in nested
+        if isinstance(cls, type) and issubclass(cls, (Aggregate.Event, BaseSnapshot))
+    ]
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +96,9 @@ class ClusterLedger(Application[UUID]):
         }
         super().__init__(env=env)
         self.services = services
+        # Every decoder the ledger reads with, built here in one thread before any request
+        # (see infra.codec: concurrent first builds crashed the process).
+        codec.prepare(event_classes())
 
     # ---- reads ---------------------------------------------------------------------------
 

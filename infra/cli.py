@@ -7,7 +7,10 @@ Each sub-command lives in the module named in `COMMAND_MODULES`, which exposes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from domain.errors import DomainError
 
+    # A crash in a C extension (SIGSEGV, SIGABRT) prints every thread's Python stack to stderr
+    # before the process dies, so that the operator's log says where it happened.
+    with contextlib.suppress(io.UnsupportedOperation, ValueError):  # stderr is not a file
+        faulthandler.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

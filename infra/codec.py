@@ -10,8 +10,9 @@ the event was built with): the audit hash chain covers exactly these bytes.
 
 from __future__ import annotations
 
+import threading
 import typing
-from functools import cache
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import msgspec
@@ -26,8 +27,31 @@ def encode_state(state: dict[str, Any]) -> bytes:
     return _ENCODER.encode(state)
 
 
-@cache
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {}
+# msgspec works out a Struct type's layout the first time a decoder for it is built, partly in
+# Python; two threads doing that at once for the same nested types (the first commands of a
+# freshly started server, on worker threads) have crashed the process (SIGSEGV in decode).
+# Decoders are therefore built one at a time, and `prepare` builds them all up front.
+_DECODERS_LOCK = threading.Lock()
+
+
 def _state_decoder(topic: str) -> msgspec.json.Decoder[Any]:
+    decoder = _DECODERS.get(topic)
+    if decoder is None:
+        with _DECODERS_LOCK:
+            decoder = _DECODERS.get(topic)
+            if decoder is None:
+                decoder = _DECODERS[topic] = _build_decoder(topic)
+    return decoder
+
+
+def prepare(event_classes: Iterable[type]) -> None:
+    """Build the decoders of these event classes now, in the calling thread."""
+    for cls in event_classes:
+        _state_decoder(get_topic(cls))
+
+
+def _build_decoder(topic: str) -> msgspec.json.Decoder[Any]:
     """A decoder for one event class, built from its type hints (snapshots declare `state`)."""
     cls = resolve_topic(topic)
     fields = [

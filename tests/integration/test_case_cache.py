@@ -227,3 +227,19 @@ def test_the_idempotency_key_is_stored_with_the_last_event_in_the_same_statement
             kind=ChangeKind.SPATIAL_SCOPE, new_value="重复键", idempotency=record,
         )
     assert ledger.get_cluster(cid).version == 4
+
+
+def test_every_stored_event_class_has_its_decoder_built_before_any_request(
+    ledger: ClusterLedger,
+) -> None:
+    # Built in the constructing thread (infra.codec.prepare): two worker threads building the
+    # same nested types' decoders at once crashed a freshly started server (SIGSEGV).
+    from eventsourcing.utils import get_topic
+
+    from infra import codec
+    from infra.application import event_classes
+
+    topics = {get_topic(cls) for cls in event_classes()}
+    assert "domain.cluster:Cluster.Snapshot" in topics
+    assert "domain.voucher:VoucherIndex.Registered" in topics
+    assert topics <= set(codec._DECODERS)  # the cache itself is what is checked
