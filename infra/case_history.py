@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -26,12 +26,11 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from domain.cluster import Cluster
 from domain.errors import NotFound
 from domain.history import CaseAtDate, EventRef, Prefix, case_at_refs, replayable_prefix
+from infra.audit.export import EVENTS_TABLE
 
-EVENTS_TABLE = "clusterledger_events"
 SNAPSHOTS_TABLE = "clusterledger_snapshots"
 CLUSTER_TOPICS = "domain.cluster:Cluster.%"
 
-T = TypeVar("T")
 Call = Callable[..., Awaitable[Any]]  # runs a synchronous function in a worker thread
 
 
@@ -99,7 +98,7 @@ async def fetch_snapshot(
     return None if row is None else StoredRow(0, row[0], row[1], bytes(row[2]))
 
 
-def _stored(cluster_id: UUID, row: StoredRow) -> StoredEvent:
+def stored_event(cluster_id: UUID, row: StoredRow) -> StoredEvent:
     return StoredEvent(
         originator_id=cluster_id, originator_version=row.version, topic=row.topic, state=row.state
     )
@@ -124,14 +123,14 @@ def _fold(
     as_of: date | None,
     known_at: datetime | None,
 ) -> CaseAtDate:
-    first = mapper.to_domain_event(_stored(cluster_id, rows[0]))
+    first = mapper.to_domain_event(stored_event(cluster_id, rows[0]))
     if not isinstance(first, Cluster.Applied):
         raise NotFound("cluster_not_found", f"no cluster case {cluster_id}")
     authorise(first.dossier.county_code)
     prefix = None
     start = 0
     if snapshot is not None:
-        saved = mapper.to_domain_event(_stored(cluster_id, snapshot))
+        saved = mapper.to_domain_event(stored_event(cluster_id, snapshot))
         if not isinstance(saved, Cluster.Snapshot):
             raise TypeError(f"not a Cluster snapshot: {snapshot.topic}")
         aggregate = saved.mutate(None)
@@ -142,7 +141,7 @@ def _fold(
     def load(ref: EventRef) -> Any:
         if ref.version == 1:
             return first
-        return mapper.to_domain_event(_stored(cluster_id, by_version[ref.version]))
+        return mapper.to_domain_event(stored_event(cluster_id, by_version[ref.version]))
 
     return case_at_refs(
         cluster_id, refs[start:], load,

@@ -38,14 +38,19 @@ from infra.audit.checkpointer import signer_of
 from infra.audit.export import EVENTS_TABLE, plan_range_async, stream_export
 from infra.audit.format import MEDIA_TYPE
 from infra.audit.signing import Checkpoint
-from infra.case_history import case_at_date
+from infra.case_history import (
+    CLUSTER_TOPICS,
+    StoredRow,
+    case_at_date,
+    fetch_events,
+    stored_event,
+)
 from projections.queries import ClusterItem
 
 ActorRequest = Request[Actor, Any, Any]
 
 LOG_READER_ROLES = frozenset({Role.AUDITOR, Role.PROVINCE, Role.ADMIN})
 MAX_CHECKPOINTS = 1000
-CLUSTER_TOPICS = "domain.cluster:Cluster.%"
 
 AsOf = Annotated[
     date | None,
@@ -191,32 +196,16 @@ async def list_checkpoints(
 # ---- state at a date ---------------------------------------------------------------------------
 
 
-async def _logged_events(runtime: Runtime, cluster_id: UUID) -> list[tuple[int, StoredEvent]]:
-    async with runtime.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT notification_id, originator_version, topic, state FROM {EVENTS_TABLE}"  # noqa: S608
-            " WHERE originator_id = $1 AND topic LIKE $2 ORDER BY originator_version",
-            cluster_id, CLUSTER_TOPICS,
-        )
-    return [
-        (
-            row["notification_id"],
-            StoredEvent(
-                originator_id=cluster_id, originator_version=row["originator_version"],
-                topic=row["topic"], state=bytes(row["state"]),
-            ),
-        )
-        for row in rows
-    ]
-
-
 def _reconstruct(
-    runtime: Runtime, cluster_id: UUID, stored: list[tuple[int, StoredEvent]], actor: Actor,
+    runtime: Runtime, cluster_id: UUID, rows: list[StoredRow], actor: Actor,
     dates: list[date | None], known_at: datetime | None,
 ) -> list[CaseAtDate]:
     """Decode, authorise by the case's county, and fold once per date (worker thread)."""
     mapper = runtime.ledger.mapper
-    events = [LoggedEvent(mapper.to_domain_event(s), position) for position, s in stored]
+    events = [
+        LoggedEvent(mapper.to_domain_event(stored_event(cluster_id, row)), row.position)
+        for row in rows
+    ]
     if not events or not isinstance(events[0].event, Cluster.Applied):
         raise NotFound("cluster_not_found", f"no cluster case {cluster_id}")
     check_may_read(actor, events[0].event.dossier.county_code, runtime.ledger.services.regions)
@@ -280,7 +269,8 @@ async def get_diff(
         raise InvalidInput("to_before_from", "`to` must not be earlier than `from`", field="to")
     runtime = runtime_of(request)
     known = _known_at(known_at)
-    stored = await _logged_events(runtime, cluster_id)
+    async with runtime.pool.acquire() as conn:
+        stored = await fetch_events(conn, cluster_id)
     before, after = await runtime.call(
         _reconstruct, runtime, cluster_id, stored, request.user, [from_date, to_date], known
     )
