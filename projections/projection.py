@@ -70,7 +70,7 @@ class LedgerProjection(Projection[TView]):
         self.view.process(domain_event, tracking, self.rules)
 
     def _acknowledge(self, _domain_event: Any, tracking: Tracking) -> None:
-        self.view.acknowledge(tracking)
+        self.view.acknowledge(tracking, self.rules)
 
 
 def _register() -> None:

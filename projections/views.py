@@ -83,10 +83,7 @@ class LedgerView(PostgresTrackingRecorder):
 
     def process(self, event: Any, tracking: Tracking, rules: Rules) -> None:
         """Fold one cluster event into the view and record its position, in one transaction."""
-        with self.datastore.transaction(commit=True) as curs:
-            if self._claim(curs, tracking):
-                self.apply(curs, event, tracking.notification_id, rules)
-                self._insert_tracking(curs, tracking)
+        self.process_batch([(event, tracking)], rules)
 
     def process_batch(self, items: Sequence[tuple[Any | None, Tracking]], rules: Rules) -> None:
         """Fold several events, in log order, in ONE transaction with one tracking record (the
@@ -119,16 +116,9 @@ class LedgerView(PostgresTrackingRecorder):
             if last is not None:
                 self._insert_tracking(curs, last)
 
-    def acknowledge(self, tracking: Tracking) -> None:
+    def acknowledge(self, tracking: Tracking, rules: Rules) -> None:
         """Record the position of an event that carries nothing for this view."""
-        with self.datastore.transaction(commit=True) as curs:
-            if self._claim(curs, tracking):
-                self._insert_tracking(curs, tracking)
-
-    def _claim(self, curs: Cursor[DictRow], tracking: Tracking) -> bool:
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (self.spec.lock_key,))
-        position = self._max_tracking_id(tracking.application_name, curs)
-        return position is None or tracking.notification_id > position
+        self.process_batch([(None, tracking)], rules)
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int, rules: Rules) -> None:
         digest = self.load_digest(curs, event.originator_id)
