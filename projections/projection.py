@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from projections.folds import (
     IGNORED_EVENTS,
@@ -52,19 +54,18 @@ class LedgerProjection(Projection[TView]):
     def process_batch(self, batch: Sequence[tuple[Any, Tracking]]) -> None:
         """Several events in log order, in one transaction of the view. An unhandled event
         stops the batch there: the events before it are projected, then `UnhandledEvent`."""
-        items: list[tuple[Any | None, Tracking]] = []
-        for domain_event, tracking in batch:
-            if isinstance(domain_event, _HANDLED):
-                items.append((domain_event, tracking))
-            elif isinstance(domain_event, IGNORED_EVENTS):
-                items.append((None, tracking))
-            else:
-                if items:
-                    self.view.process_batch(items, self.rules)
-                self.process_event(domain_event, tracking)  # raises UnhandledEvent
-                return
+        items, unhandled = route(batch)
         if items:
             self.view.process_batch(items, self.rules)
+        if unhandled is not None:
+            self.process_event(*unhandled)  # raises UnhandledEvent
+
+    def fold_batch(
+        self, curs: Cursor[DictRow], items: Sequence[tuple[Any | None, Tracking]]
+    ) -> None:
+        """Routed events (see `route`) folded inside the caller's transaction, which holds the
+        view's advisory lock: a runner feeding several views commits them together."""
+        self.view.fold_batch(curs, items, self.rules)
 
     def _project(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.process(domain_event, tracking, self.rules)
@@ -83,6 +84,23 @@ def _register() -> None:
 
 _register()
 _HANDLED = handled_event_classes()
+
+
+def route(
+    batch: Sequence[tuple[Any, Tracking]],
+) -> tuple[list[tuple[Any | None, Tracking]], tuple[Any, Tracking] | None]:
+    """Sort events for the views: a cluster event is folded, an event the views ignore
+    becomes `None` (only its position counts). The first event no view can handle ends the
+    list and is returned beside it, for the caller to stop on after folding the ones before."""
+    items: list[tuple[Any | None, Tracking]] = []
+    for domain_event, tracking in batch:
+        if isinstance(domain_event, _HANDLED):
+            items.append((domain_event, tracking))
+        elif isinstance(domain_event, IGNORED_EVENTS):
+            items.append((None, tracking))
+        else:
+            return items, (domain_event, tracking)
+    return items, None
 
 
 class StatusProjection(LedgerProjection[StatusView]):

@@ -1,9 +1,12 @@
-"""Running the projections: one eventsourcing `ProjectionRunner` per view, supervised.
+"""Running the projections: ONE runner feeds every view, supervised.
 
-Each runner subscribes to the ClusterLedger log from its view's tracking position (so a
-restarted projector resumes exactly where it stopped), and processes events in a thread. A
-runner whose projection fails stops with the error; the supervisor records it and logs it, and
-never restarts it silently: the error has to be fixed and the projector restarted.
+The runner (`GroupRunner`, built on eventsourcing's `BaseProjectionRunner`) subscribes to the
+ClusterLedger log from the lowest of its views' tracking positions (so a restarted projector
+resumes exactly where it stopped), reads and decodes each event once, and folds the events
+that are waiting into all its views in one transaction (`ViewGroup`): one commit per batch, not
+one per event and view. A runner whose projection fails stops with the error; the supervisor
+records it and logs it, and never restarts it silently: the error has to be fixed and the
+projector restarted.
 
 The upstream application is `LedgerFeed`, a ClusterLedger built from the environment alone,
 so that the runner reads the log with the application's own name, msgspec mapper and recorder.
@@ -14,13 +17,15 @@ from __future__ import annotations
 import threading
 import traceback
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 import structlog
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import ApplicationSubscription, ProjectionRunner
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.projection import ApplicationSubscription, BaseProjectionRunner, Projection
+from eventsourcing.utils import Environment
 
 from domain.calendar import WorkingDayCalendar
 from domain.errors import ConfigError
@@ -28,9 +33,8 @@ from domain.regions import Regions
 from domain.rulebook import Rulebook
 from infra.application import ClusterLedger, Services
 from infra.database import ConnectionInfo
-from projections.projection import PROJECTIONS, LedgerProjection
+from projections.projection import PROJECTIONS, LedgerProjection, route
 from projections.schema import VIEWS
-from projections.views import LedgerView
 
 VIEW_NAMES: tuple[str, ...] = tuple(VIEWS)
 
@@ -77,16 +81,81 @@ def _more_ready(subscription: ApplicationSubscription[Any]) -> bool:
     return index < len(page) or (queued is not None and queued.qsize() > 0)
 
 
-class BatchingRunner(ProjectionRunner[LedgerFeed, LedgerView]):
-    """eventsourcing's `ProjectionRunner`, except that the events already read from the log
-    and waiting are folded together, up to `MAX_BATCH`, in one transaction of the view
-    (`LedgerProjection.process_batch`): a busy log costs one commit per batch instead of one
-    per event; an idle one is processed event by event, as soon as each arrives."""
+class ViewGroup(TrackingRecorder):
+    """The views one runner feeds, over ONE datastore, so that a batch of events is folded
+    into all of them in one transaction: one read of the log, one decode and one commit per
+    batch, whatever the number of views.
+
+    Each view keeps its own tracking position. The group's position is the lowest of them
+    (where its subscription starts); a view already past an event (it was rebuilt, or another
+    projector moved it on) passes over it, as on its own. The views' advisory locks are taken
+    in one fixed order, so two groups, or a group and a rebuild, never deadlock."""
+
+    def __init__(self, projections: Sequence[LedgerProjection[Any]]) -> None:
+        if not projections:
+            raise ConfigError("no_views", "a projection runner needs at least one view")
+        self.projections = tuple(projections)
+        self.datastore = projections[0].view.datastore
+        keys = sorted({p.view.spec.lock_key for p in projections})
+        self._lock = ("SELECT " + ", ".join(f"pg_advisory_xact_lock({k})" for k in keys)).encode()
+
+    def process_batch(self, batch: Sequence[tuple[Any, Tracking]]) -> None:
+        """Fold `batch` into every view in one transaction. An event no view can handle stops
+        the batch there: the events before it are committed, then `UnhandledEvent`."""
+        items, unhandled = route(batch)
+        if items:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self._lock)
+                for projection in self.projections:
+                    projection.fold_batch(curs, items)
+        if unhandled is not None:
+            self.projections[0].process_event(*unhandled)  # raises UnhandledEvent
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Record a position that carries nothing for the views, in every view."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._lock)
+            for projection in self.projections:
+                projection.fold_batch(curs, [(None, tracking)])
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        positions: list[int | None] = [
+            p.view.max_tracking_id(application_name) for p in self.projections
+        ]
+        if any(position is None for position in positions):
+            return None
+        return min(position for position in positions if position is not None)
+
+
+class _GroupProjection(Projection[ViewGroup]):
+    """What eventsourcing's runner drives: every event goes to the group."""
+
+    topics = ()
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.process_batch([(domain_event, tracking)])
+
+
+class GroupRunner(BaseProjectionRunner[LedgerFeed]):
+    """eventsourcing's projection runner over a `ViewGroup`, except that the events already
+    read from the log and waiting are folded together, up to `MAX_BATCH`, in one transaction:
+    a busy log costs one commit per batch instead of one per event and view; an idle one is
+    processed event by event, as soon as each arrives."""
+
+    def __init__(self, group: ViewGroup, env: Mapping[str, str]) -> None:
+        self.group = group
+        super().__init__(
+            projection=_GroupProjection(group),
+            application_class=LedgerFeed,
+            tracking_recorder=group,
+            topics=(),
+            env=dict(env),
+        )
 
     @staticmethod
     def _process_events_loop(  # type: ignore[override]
         subscription: ApplicationSubscription[Any],
-        projection: LedgerProjection[Any],
+        projection: _GroupProjection,
         is_stopping: threading.Event,
         runner: weakref.ReferenceType[Any],
     ) -> None:
@@ -96,7 +165,7 @@ class BatchingRunner(ProjectionRunner[LedgerFeed, LedgerView]):
                 batch.append((domain_event, tracking))
                 if len(batch) < MAX_BATCH and _more_ready(subscription):
                     continue
-                projection.process_batch(batch)
+                projection.view.process_batch(batch)
                 batch = []
         except BaseException as exc:  # noqa: BLE001 - handed to the runner, as eventsourcing does
             owner = runner()
@@ -106,30 +175,57 @@ class BatchingRunner(ProjectionRunner[LedgerFeed, LedgerView]):
             is_stopping.set()
 
 
+def open_group(
+    env: Mapping[str, str],
+    classes: Mapping[str, type[LedgerProjection[Any]]],
+    group_class: type[ViewGroup] | None = None,
+) -> ViewGroup:
+    """The named projections over one datastore (the first view's), each on its own tables."""
+    projections: list[LedgerProjection[Any]] = []
+    datastore: PostgresDatastore | None = None
+    for projection_class in classes.values():
+        view_class = projection_class.view_class
+        if datastore is None:
+            factory = PostgresFactory(Environment(projection_class.name, dict(env)))
+            view = factory.tracking_recorder(view_class)
+            datastore = view.datastore
+        else:
+            view = view_class(datastore, tracking_table_name=projection_class.name + "_tracking")
+            view.create_table()
+        projections.append(projection_class(view))
+    return (group_class or ViewGroup)(projections)
+
+
 class ProjectionFailure(msgspec.Struct, frozen=True, kw_only=True):
     view: str
     error: str
 
 
 class Projector:
-    """Runs the named views' projections until stopped, or until one fails."""
+    """Runs the named views' projections until stopped, or until they fail: one runner for
+    all of them (`GroupRunner`), so each batch of the log is read, decoded and committed once.
+    A failure stops every view the runner feeds; it is recorded and reported, never retried
+    silently."""
 
     def __init__(
         self,
         conn: ConnectionInfo,
         names: Iterable[str] = VIEW_NAMES,
         projections: Mapping[str, type[LedgerProjection[Any]]] | None = None,
+        group_class: type[ViewGroup] | None = None,
     ) -> None:
         self._conn = conn
+        self._group_class = group_class or ViewGroup
         classes = projections or PROJECTIONS
+        names = list(dict.fromkeys(names))
         unknown = [n for n in names if n not in classes]
         if unknown:
             raise ConfigError(
                 "unknown_view", f"no view named {', '.join(unknown)}; views: {', '.join(classes)}"
             )
         self._classes = {name: classes[name] for name in names}
-        self._runners: dict[str, ProjectionRunner[LedgerFeed, LedgerView]] = {}
-        self._supervisors: list[threading.Thread] = []
+        self._runner: GroupRunner | None = None
+        self._supervisor: threading.Thread | None = None
         self._failures: list[ProjectionFailure] = []
         self._lock = threading.Lock()
         self.failed = threading.Event()
@@ -139,38 +235,47 @@ class Projector:
     def names(self) -> tuple[str, ...]:
         return tuple(self._classes)
 
+    @property
+    def _label(self) -> str:
+        return ", ".join(self._classes)
+
     def start(self) -> None:
         env = runner_env(self._conn)
-        for name, projection_class in self._classes.items():
-            runner: ProjectionRunner[LedgerFeed, LedgerView] = BatchingRunner(
-                application_class=LedgerFeed,
-                projection_class=projection_class,
-                view_class=projection_class.view_class,
-                env=env,
-            )
-            runner.__enter__()
-            self._runners[name] = runner
-            supervisor = threading.Thread(
-                target=self._supervise, args=(name, runner), name=f"projector-{name}",
-                daemon=True,
-            )
-            supervisor.start()
-            self._supervisors.append(supervisor)
-            self._log.info("projection_started", view=name, position=runner.view.position())
+        group = open_group(env, self._classes, self._group_class)
+        try:
+            runner = GroupRunner(group, env)
+        except BaseException:
+            group.datastore.close()
+            raise
+        runner.__enter__()
+        self._runner = runner
+        self._supervisor = threading.Thread(
+            target=self._supervise, args=(runner,), name="projector", daemon=True
+        )
+        self._supervisor.start()
+        for name, projection in zip(self._classes, group.projections, strict=True):
+            self._log.info("projection_started", view=name, position=projection.view.position())
 
-    def _supervise(self, name: str, runner: ProjectionRunner[LedgerFeed, LedgerView]) -> None:
+    def _record(self, exc: BaseException) -> ProjectionFailure:
+        failure = ProjectionFailure(view=self._label, error=f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            if failure not in self._failures:
+                self._failures.append(failure)
+        self.failed.set()
+        return failure
+
+    def _supervise(self, runner: GroupRunner) -> None:
         try:
             runner.run_forever()
         except BaseException as exc:  # noqa: BLE001 - recorded and reported, never swallowed
-            failure = ProjectionFailure(view=name, error=f"{type(exc).__name__}: {exc}")
-            with self._lock:
-                self._failures.append(failure)
+            failure = self._record(exc)
             self._log.error(
-                "projection_failed", view=name, error=failure.error,
-                position=runner.view.position(),
+                "projection_failed", view=failure.view, error=failure.error,
+                positions={
+                    p.name: p.view.position() for p in runner.group.projections
+                },
                 traceback="".join(traceback.format_exception(exc)),
             )
-            self.failed.set()
 
     def failures(self) -> tuple[ProjectionFailure, ...]:
         with self._lock:
@@ -178,28 +283,24 @@ class Projector:
 
     def wait(self, position: int | None, timeout: float = 5.0) -> None:
         """Block until every view has processed `position` (TimeoutError otherwise)."""
-        for runner in self._runners.values():
-            runner.wait(position, timeout=timeout)
+        if self._runner is not None:
+            self._runner.wait(position, timeout=timeout)
 
     def stop(self) -> None:
-        runners, self._runners = self._runners, {}
-        for runner in runners.values():
-            runner.stop()
-        for name, runner in runners.items():
-            try:
-                runner.__exit__(None, None, None)
-            except BaseException as exc:  # noqa: BLE001 - a failure not yet seen by its supervisor
-                failure = ProjectionFailure(view=name, error=f"{type(exc).__name__}: {exc}")
-                with self._lock:
-                    if failure not in self._failures:
-                        self._failures.append(failure)
-                self.failed.set()
-            finally:
-                runner.view.datastore.close()
-            self._log.info("projection_stopped", view=name)
-        for supervisor in self._supervisors:
-            supervisor.join(timeout=5)
-        self._supervisors = []
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        runner.stop()
+        try:
+            runner.__exit__(None, None, None)
+        except BaseException as exc:  # noqa: BLE001 - a failure not yet seen by its supervisor
+            self._record(exc)
+        finally:
+            runner.group.datastore.close()
+        self._log.info("projection_stopped", views=self._label)
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+            self._supervisor = None
 
     def __enter__(self) -> Projector:
         self.start()

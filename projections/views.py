@@ -71,6 +71,7 @@ class LedgerView(PostgresTrackingRecorder):
     """A view of the ClusterLedger log; the table prefix comes from the tracking table name."""
 
     spec: ClassVar[ViewSpec]
+    _select_digests: bytes  # cluster_id, digest of the clusters in a list (set by each view)
 
     def __init__(
         self, datastore: PostgresDatastore, *, tracking_table_name: str = "", **kwargs: Any
@@ -86,35 +87,58 @@ class LedgerView(PostgresTrackingRecorder):
         self.process_batch([(event, tracking)], rules)
 
     def process_batch(self, items: Sequence[tuple[Any | None, Tracking]], rules: Rules) -> None:
-        """Fold several events, in log order, in ONE transaction with one tracking record (the
-        last position): each cluster's digest is read once, folded through its events, and its
-        rows written once. The rows are a function of the digest, so they are the ones
-        event-by-event processing leaves. `None` stands for an event that carries nothing for
-        the view (its position still counts). Events at or below the view's position are
-        already in it and are passed over."""
+        """Fold several events, in log order, in ONE transaction of this view (its advisory
+        lock held): see `fold_batch`."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (self.spec.lock_key,))
-            position = self._max_tracking_id(items[0][1].application_name, curs)
-            digests: dict[UUID, ClusterDigest | None] = {}
-            last: Tracking | None = None
-            for event, tracking in items:
-                if position is not None and tracking.notification_id <= position:
-                    continue
-                last = tracking
-                if event is None:
-                    continue
+            curs.execute(self.lock_statement)
+            self.fold_batch(curs, items, rules)
+
+    @property
+    def lock_statement(self) -> bytes:
+        return b"SELECT pg_advisory_xact_lock(%d)" % self.spec.lock_key
+
+    def fold_batch(
+        self, curs: Cursor[DictRow], items: Sequence[tuple[Any | None, Tracking]], rules: Rules
+    ) -> None:
+        """Fold several events, in log order, inside the caller's transaction, which holds
+        this view's advisory lock: the position is read under the lock, each cluster's digest
+        is read once, folded through its events, and its rows written once; one tracking
+        record (the last position) is written. The rows are a function of the digest, so they
+        are the ones event-by-event processing leaves. `None` stands for an event that carries
+        nothing for the view (its position still counts). Events at or below the view's
+        position are already in it and are passed over."""
+        position = self._max_tracking_id(items[0][1].application_name, curs)
+        fresh = [
+            (event, tracking) for event, tracking in items
+            if position is None or tracking.notification_id > position
+        ]
+        if not fresh:
+            return
+        digests: dict[UUID, ClusterDigest | None] = self.load_digests(
+            curs, {event.originator_id for event, _ in fresh if event is not None}
+        )
+        for event, tracking in fresh:
+            if event is not None:
                 cluster_id = event.originator_id
-                digest = (
-                    digests[cluster_id]
-                    if cluster_id in digests
-                    else self.load_digest(curs, cluster_id)
+                digests[cluster_id] = fold(
+                    digests.get(cluster_id), event, tracking.notification_id, rules
                 )
-                digests[cluster_id] = fold(digest, event, tracking.notification_id, rules)
-            for digest in digests.values():
-                if digest is not None:
-                    self.store(curs, digest, rules)
-            if last is not None:
-                self._insert_tracking(curs, last)
+        for digest in digests.values():
+            if digest is not None:
+                self.store(curs, digest, rules)
+        self._insert_tracking(curs, fresh[-1][1])
+
+    def load_digests(
+        self, curs: Cursor[DictRow], cluster_ids: Iterable[UUID]
+    ) -> dict[UUID, ClusterDigest | None]:
+        """The stored digests of these clusters, in one statement (None: not in the view)."""
+        wanted = list(cluster_ids)
+        found: dict[UUID, ClusterDigest | None] = dict.fromkeys(wanted)
+        if wanted:
+            curs.execute(self._select_digests, (wanted,))
+            for row in curs.fetchall():
+                found[row["cluster_id"]] = decode_digest(row["digest"])
+        return found
 
     def acknowledge(self, tracking: Tracking, rules: Rules) -> None:
         """Record the position of an event that carries nothing for this view."""
@@ -169,6 +193,9 @@ class StatusView(LedgerView):
         self._select_digest = SQL(
             "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
         ).format(table).as_bytes()
+        self._select_digests = SQL(
+            "SELECT cluster_id, digest::text AS digest FROM {} WHERE cluster_id = ANY(%s)"
+        ).format(table).as_bytes()
         self._select_rows = SQL("SELECT {} FROM {} ORDER BY cluster_id").format(
             SQL(", ").join(map(Identifier, _columns(StatusRow))), table
         )
@@ -211,6 +238,9 @@ class _CasesView(LedgerView):
         # Statements run per event are rendered once (a Composed renders on every execute).
         self._select_digest = SQL(
             "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
+        ).format(cases).as_bytes()
+        self._select_digests = SQL(
+            "SELECT cluster_id, digest::text AS digest FROM {} WHERE cluster_id = ANY(%s)"
         ).format(cases).as_bytes()
         self._upsert_digest = SQL(
             "INSERT INTO {} (cluster_id, digest, position) VALUES (%s, %s::jsonb, %s) "

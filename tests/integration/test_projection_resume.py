@@ -23,7 +23,7 @@ from projections.folds import ClusterDigest, Rules
 from projections.positions import wait_for_position
 from projections.projection import PROJECTIONS, LedgerProjection
 from projections.rebuild import open_view
-from projections.runner import Projector
+from projections.runner import Projector, ViewGroup
 from projections.schema import VIEWS, create_copy, drop_copy
 from tests.factories import (
     certified_fj,
@@ -99,11 +99,11 @@ def _plain(name: str, prefix: str) -> type[LedgerProjection[Any]]:
     return type(f"Copy{name.title()}", (PROJECTIONS[name],), {"name": prefix})
 
 
-def _crashing_between_events(name: str, prefix: str, after: int) -> type[LedgerProjection[Any]]:
-    """Processes `after` events (committing the batch up to there), then fails before the
-    next one, wherever the runner's batches happen to end."""
+def _crashing_between_events(after: int) -> type[ViewGroup]:
+    """A runner's group that processes `after` events (committing the batch up to there),
+    then fails before the next one, wherever the runner's batches happen to end."""
 
-    class Crashing(PROJECTIONS[name]):  # type: ignore[misc,valid-type]
+    class Crashing(ViewGroup):
         processed = 0
 
         def process_batch(self, batch: Any) -> None:
@@ -114,7 +114,6 @@ def _crashing_between_events(name: str, prefix: str, after: int) -> type[LedgerP
             if len(batch) > room:
                 raise RuntimeError(f"injected crash after {after} events")
 
-    Crashing.name = prefix
     return Crashing
 
 
@@ -134,8 +133,10 @@ def _crashing_inside_transaction(name: str, prefix: str, after: int) -> type[Led
     return type("Crashing", (base,), {"name": prefix, "view_class": CrashingView})
 
 
-def _run_until_failure(conn: ConnectionInfo, name: str, projection: type[Any]) -> str:
-    projector = Projector(conn, [name], projections={name: projection})
+def _run_until_failure(
+    conn: ConnectionInfo, name: str, projection: type[Any], group: type[ViewGroup] | None = None
+) -> str:
+    projector = Projector(conn, [name], projections={name: projection}, group_class=group)
     projector.start()
     try:
         assert projector.failed.wait(30)
@@ -154,7 +155,7 @@ def test_projector_killed_between_events_resumes_without_duplicate_or_gap(
     positions = _log_positions(migrated, head)
     stop_after = len(positions) // 2
     error = _run_until_failure(
-        migrated, name, _crashing_between_events(name, copy_prefix, stop_after)
+        migrated, name, _plain(name, copy_prefix), _crashing_between_events(stop_after)
     )
     assert "injected crash" in error
     assert _copy_view_position(migrated, name, copy_prefix) == positions[stop_after - 1]
@@ -250,3 +251,40 @@ def test_a_batch_leaves_the_rows_that_event_by_event_processing_leaves(
     finally:
         with psycopg.connect(migrated.url) as pg, pg.cursor() as curs:
             drop_copy(curs, spec, one_by_one)
+
+
+def test_one_runner_feeds_views_at_different_positions_and_two_runners_never_collide(
+    head: int, migrated: ConnectionInfo, ledger: ClusterLedger
+) -> None:
+    """The projector's one runner folds every view in one transaction per batch. A view that
+    is ahead (here each view starts at its own place: a quarter, half, a third of the way)
+    passes over what it holds, and the runner starts from the lowest position; two such runners on the same views take
+    the views' locks in one order, and every event counts once in every view."""
+    suffix = uuid.uuid4().hex[:8]
+    prefixes = {name: f"{VIEWS[name].prefix}_g{suffix}" for name in ("status", "funding",
+                                                                    "deadlines")}
+    with psycopg.connect(migrated.url) as pg, pg.cursor() as curs:
+        for name, prefix in prefixes.items():
+            create_copy(curs, VIEWS[name], prefix)
+    try:
+        events = _log_events(ledger, head)
+        for name, share in (("status", 4), ("funding", 2), ("deadlines", 3)):
+            ahead = _copy_view(migrated, name, prefixes[name])
+            try:
+                _plain(name, prefixes[name])(ahead).process_batch(events[: len(events) // share])
+                assert ahead.position() == events[len(events) // share - 1][1].notification_id
+            finally:
+                ahead.datastore.close()
+        projections = {name: _plain(name, prefix) for name, prefix in prefixes.items()}
+        with Projector(migrated, list(prefixes), projections=projections) as first, \
+                Projector(migrated, list(prefixes), projections=projections) as second:
+            for name, prefix in prefixes.items():
+                _wait_copy(migrated, name, prefix, head)
+        assert not first.failures()
+        assert not second.failures()
+        for name, prefix in prefixes.items():
+            assert _rows(migrated, name, prefix) == _rows(migrated, name), name
+    finally:
+        with psycopg.connect(migrated.url) as pg, pg.cursor() as curs:
+            for name, prefix in prefixes.items():
+                drop_copy(curs, VIEWS[name], prefix)
