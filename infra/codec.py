@@ -63,7 +63,7 @@ def _build_decoder(topic: str) -> msgspec.json.Decoder[Any]:
 
 
 def _as_dict(value: msgspec.Struct) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__struct_fields__}
+    return msgspec.structs.asdict(value)  # shallow, in C: a third of a dict comprehension
 
 
 class MsgspecMapper(Mapper[Any]):
