@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as BaseSnapshot
 from eventsourcing.persistence import IntegrityError
@@ -99,6 +99,26 @@ class ClusterLedger(Application[UUID]):
         # Every decoder the ledger reads with, built here in one thread before any request
         # (see infra.codec: concurrent first builds crashed the process).
         codec.prepare(event_classes())
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot a case every `snapshot_interval` events from the case the command has just
+        saved, when that case stands exactly at the version due for a snapshot. eventsourcing
+        would read the case back from the store first (a snapshot and up to an interval's
+        events, decoded and replayed) inside the command's request; the saved case holds the
+        same state, since every change to it is an event that was just stored with it (a test
+        compares both). A command whose events step over the due version (several events at
+        once) still snapshots that version from the store."""
+        if self.snapshots is None:
+            return
+        interval = self.snapshotting_intervals[Cluster]
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if not isinstance(aggregate, Cluster) or event.originator_version % interval:
+                continue
+            if aggregate.version == event.originator_version:
+                self.snapshots.put([Cluster.Snapshot.take(aggregate)])
+            else:
+                self.take_snapshot(event.originator_id, version=event.originator_version)
 
     # ---- reads ---------------------------------------------------------------------------
 

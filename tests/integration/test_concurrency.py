@@ -10,6 +10,7 @@ import pytest
 from domain.errors import DomainError, VersionConflict
 from domain.facts import AnnualFigures
 from infra.application import ClusterLedger
+from infra.database import ConnectionInfo
 from tests.factories import QUANZHOU, certified_fj, meta
 
 
@@ -75,3 +76,37 @@ def test_snapshots_are_taken_and_reload_the_same_state(ledger: ClusterLedger) ->
         replayed = stored.mutate(replayed)
     assert replayed is not None
     assert from_snapshot.case == replayed.case
+
+
+def test_a_snapshot_taken_on_save_holds_what_the_stored_events_replay(
+    ledger: ClusterLedger, migrated: ConnectionInfo
+) -> None:
+    """Snapshots due on save are taken from the case the command just saved (not read back
+    from the store); each must equal the state the stored events replay to at its version."""
+    app = ClusterLedger(migrated.eventsourcing_env(), ledger.services, snapshot_interval=2,
+                        cache_size=10)
+    try:
+        cid = certified_fj(app)
+        version = app.get_cluster(cid).version
+        for year in (2023, 2024, 2025):
+            app.file_annual_report(
+                cid, meta("city", QUANZHOU, date(2026, 3, 1)), version, year=year,
+                figures=AnnualFigures(total_output_yuan=1_000_000 * year),
+            )
+            version += 1
+        assert app.snapshots is not None
+        snapshots = list(app.snapshots.get(cid))
+        assert [s.originator_version for s in snapshots] == list(range(2, version + 1, 2))
+        for snapshot in snapshots:
+            replayed = None
+            for stored in app.events.get(cid, lte=snapshot.originator_version):
+                replayed = stored.mutate(replayed)
+            restored = snapshot.mutate(None)
+            assert replayed is not None
+            assert restored.version == replayed.version == snapshot.originator_version
+            assert restored.case == replayed.case
+            assert {k: v for k, v in vars(restored).items() if k != "_pending_events"} == {
+                k: v for k, v in vars(replayed).items() if k != "_pending_events"
+            }
+    finally:
+        app.close()

@@ -258,8 +258,9 @@ def test_one_runner_feeds_views_at_different_positions_and_two_runners_never_col
 ) -> None:
     """The projector's one runner folds every view in one transaction per batch. A view that
     is ahead (here each view starts at its own place: a quarter, half, a third of the way)
-    passes over what it holds, and the runner starts from the lowest position; two such runners on the same views take
-    the views' locks in one order, and every event counts once in every view."""
+    passes over what it holds, and the runner starts from the lowest position; two such
+    runners on the same views take the views' locks in one order, and every event counts once
+    in every view."""
     suffix = uuid.uuid4().hex[:8]
     prefixes = {name: f"{VIEWS[name].prefix}_g{suffix}" for name in ("status", "funding",
                                                                     "deadlines")}
