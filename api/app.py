@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio.to_thread
@@ -49,6 +50,20 @@ def _jwt_public_key(settings: Settings) -> str:
     return dev_key_pair(settings.data_dir / "keys", "jwt")[1]
 
 
+@contextlib.contextmanager
+def frozen_startup_heap() -> Iterator[None]:
+    """Keep what start-up built (modules, routes, rulebook, calendar, pools: hundreds of
+    thousands of objects that live as long as the process) out of the garbage collector's full
+    passes while serving. Each full pass would otherwise walk all of them and stop every
+    request meanwhile (60-80 ms pauses under load, measured). Unfrozen at shutdown."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Litestar:
     """Build the API. The database, the ledger and the asyncpg pool open in the lifespan."""
 
@@ -71,7 +86,8 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
                 async with contextlib.AsyncExitStack() as hooks:
                     for module_name in LIFESPAN_MODULES:
                         await importlib.import_module(module_name).start(runtime, hooks)
-                    yield
+                    with frozen_startup_heap():
+                        yield
             finally:
                 await pool.close()
 
