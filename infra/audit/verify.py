@@ -1,7 +1,7 @@
 """Offline verification of an export: no database, only the file and the public key.
 
-In one pass over the file, line by line (memory stays flat in the length of the log; what grows
-is one small packed state per case, see `_Cases`):
+In one pass over the file, line by line (memory stays flat in the length of the log: cases not
+in use are packed into a temporary file, and memory keeps ~100 bytes per case, see `_Cases`):
 
 1. the hash chain: each event's digest is recomputed from the embedded state bytes and chained
    from the header's anchor; every stored chain hash must match (`infra.chain`);
@@ -35,6 +35,7 @@ import base64
 import gc
 import multiprocessing
 import pickle
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -387,32 +388,70 @@ def _unpack_aggregate(blob: bytes) -> Any:
     return aggregate
 
 
-def _unpack_digest(blob: bytes | None) -> ClusterDigest | None:
-    return None if blob is None else _DIGEST_UNPACKER.decode(zlib.decompress(blob))
+def _unpack_digest(blob: bytes) -> ClusterDigest:
+    return _DIGEST_UNPACKER.decode(zlib.decompress(blob))
+
+
+_STATUS_NAMES: dict[Any, str] = {}
+
+
+def _status_name(status: Any) -> str:
+    """One shared string per status, not one per packed case."""
+    name = _STATUS_NAMES.get(status)
+    if name is None:
+        name = _STATUS_NAMES[status] = str(status)
+    return name
 
 
 class _Packed(NamedTuple):
-    aggregate: bytes  # pickled and compressed
-    digest: bytes | None  # msgpack, compressed
+    at: int  # offset of the blobs in the spill file
+    aggregate: int  # length of the aggregate's blob (pickled and compressed)
+    digest: int  # length of the digest's blob (compressed msgpack) after it; 0: no digest
     status: str | None  # the aggregate's case status (None: not a Cluster)
 
 
-class _Cases:
-    """Every case's aggregate and fold digest, in memory that stays small per case.
+class _Spill:
+    """Packed cases on disk: an anonymous temporary file (gone when closed or when the process
+    ends), appended to and read back by offset. A case unpacked again leaves its old blobs
+    behind; the file grows with the cases packed, ~2 KB for a 100-event case."""
 
-    The most recently used cases are live objects; the others are packed: the aggregate
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="cluster-ledger-verify-")  # noqa: SIM115
+        self._end = 0
+
+    def put(self, *blobs: bytes) -> int:
+        at = self._end
+        self._file.seek(at)
+        for blob in blobs:
+            self._file.write(blob)
+            self._end += len(blob)
+        return at
+
+    def get(self, at: int, length: int) -> bytes:
+        self._file.seek(at)
+        return self._file.read(length)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _Cases:
+    """Every case's aggregate and fold digest, in memory that stays flat in the log's length.
+
+    The most recently used cases are live objects; the others are packed into a spill file
+    on disk (`_Spill`), and memory keeps only where each one is and its status: the aggregate
     pickled (an exact round trip, written and read only by this process; the case as typed
-    msgpack) and compressed, the digest as compressed msgpack: ~2 KB for a 100-event case
-    instead of ~24 KB of objects. Where a log's events come mostly case by case, few cases are
-    unpacked again. Where they interleave across more cases than are kept live, unpacking on
-    nearly every event would cost several times the replay: when more than a tenth of the
-    events of a stretch of the log had to unpack their case, every case known so far may stay
-    live (memory then grows with the cases the log interleaves, as it did when all were live).
+    msgpack) and compressed, the digest as compressed msgpack. Where a log's events come mostly
+    case by case, few cases are unpacked again. Where they interleave across more cases than
+    are kept live, unpacking on nearly every event would cost several times the replay: when
+    more than a tenth of the events of a stretch of the log had to unpack their case, every
+    case known so far may stay live (memory then grows with the cases the log interleaves).
     """
 
     def __init__(self, hot: int | None = None) -> None:
         self.hot: dict[int, list[Any]] = {}  # key -> [aggregate, digest], least recent first
         self.packed: dict[int, _Packed] = {}
+        self.spill: _Spill | None = None  # opened when the first case is packed
         self.limit = _HOT_CASES if hot is None else hot
         self.last: int | None = None
         self.uses = 0  # in the current stretch of _STRETCH events
@@ -437,8 +476,8 @@ class _Cases:
                 return None
             self.unpacked += 1
             case = [
-                _unpack_aggregate(packed.aggregate),
-                _unpack_digest(packed.digest),
+                _unpack_aggregate(self._blob(packed.at, packed.aggregate)),
+                self._digest(packed),
             ]
         self._put(key, case)
         return case
@@ -453,20 +492,39 @@ class _Cases:
         if len(hot) > self.limit:
             oldest = next(iter(hot))
             aggregate, digest = hot.pop(oldest)
-            self.packed[oldest] = _Packed(
-                _pack_aggregate(aggregate),
-                None if digest is None else zlib.compress(_DIGEST_PACKER.encode(digest), 1),
-                str(aggregate.case.status) if isinstance(aggregate, Cluster) else None,
+            if self.spill is None:
+                self.spill = _Spill()
+            blob = _pack_aggregate(aggregate)
+            packed_digest = (
+                b"" if digest is None else zlib.compress(_DIGEST_PACKER.encode(digest), 1)
             )
+            status = _status_name(aggregate.case.status) if isinstance(aggregate, Cluster) else None
+            self.packed[oldest] = _Packed(
+                self.spill.put(blob, packed_digest), len(blob), len(packed_digest), status
+            )
+
+    def _blob(self, at: int, length: int) -> bytes:
+        assert self.spill is not None  # noqa: S101 - a packed case implies the spill file
+        return self.spill.get(at, length)
+
+    def _digest(self, packed: _Packed) -> ClusterDigest | None:
+        if not packed.digest:
+            return None
+        return _unpack_digest(self._blob(packed.at + packed.aggregate, packed.digest))
 
     def states(self) -> Iterator[tuple[int, str | None, ClusterDigest | None]]:
         """(key, the aggregate's case status or None if not a Cluster, digest) of every case,
-        one at a time: packed digests are unpacked on the way, not kept."""
+        one at a time: packed digests are read back on the way, not kept."""
         for key, (aggregate, digest) in self.hot.items():
             status = str(aggregate.case.status) if isinstance(aggregate, Cluster) else None
             yield key, status, digest
         for key, packed in self.packed.items():
-            yield key, packed.status, _unpack_digest(packed.digest)
+            yield key, packed.status, self._digest(packed)
+
+    def close(self) -> None:
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
 
     def digests(self) -> Iterator[ClusterDigest]:
         for _, _, digest in self.states():
@@ -590,6 +648,12 @@ class _Replay:
 
     def finish(self, on: date | None) -> _ReplayResult:
         """Count the cases, check the fold against the aggregates, and build the summary."""
+        try:
+            return self._finish(on)
+        finally:
+            self.cases.close()
+
+    def _finish(self, on: date | None) -> _ReplayResult:
         findings = self.findings
         findings.stage = _FINISH
         clusters = 0
