@@ -71,7 +71,11 @@ class LoggedEvent(msgspec.Struct, frozen=True):
     position: int | None = None
 
 
-class EventRef(msgspec.Struct, frozen=True, kw_only=True):
+class EventRef(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One event's head. Not tracked by the garbage collector (`gc=False`): its fields are
+    atoms that cannot form a cycle, and a process that keeps many heads (the API's head cache)
+    would otherwise have every full collection walk them."""
+
     version: int
     position: int | None
     type: str
@@ -79,7 +83,7 @@ class EventRef(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
 
 
-class ExcludedEvent(EventRef, frozen=True, kw_only=True):
+class ExcludedEvent(EventRef, frozen=True, kw_only=True, gc=False):
     reason: Exclusion
 
 
@@ -140,6 +144,15 @@ def replayable_prefix(
             break
         count += 1
     return count
+
+
+def versions_to_load(
+    refs: Sequence[EventRef], start: int, as_of: date | None, known_at: datetime | None
+) -> list[int]:
+    """The versions among `refs[start:]` that the filters keep: with a reconstruction that
+    starts from the case's first `start` events (a saved state), the events `case_at_refs`
+    will ask `load` for. Lets a caller read the stored state of those events and no others."""
+    return [ref.version for ref in refs[start:] if passes(ref, as_of, known_at)]
 
 
 def _ref(logged: LoggedEvent) -> EventRef:

@@ -20,6 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     snapshot_interval: int = 50
     aggregate_cache: int = 2000  # cases kept in memory by the API process (0: none)
+    history_cache: int = 100_000  # event heads kept for state-at-date look-ups (0: none)
     jwt_public_key: str | None = None  # PEM; None in development: keys under data_dir/keys
     jwt_private_key: str | None = None  # only needed to mint tokens
     jwt_issuer: str = "cluster-ledger"
@@ -55,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 port=int(env.get("CLUSTER_LEDGER_PORT", "8000")),
                 snapshot_interval=int(env.get("CLUSTER_LEDGER_SNAPSHOT_INTERVAL", "50")),
                 aggregate_cache=int(env.get("CLUSTER_LEDGER_AGGREGATE_CACHE", "2000")),
+                history_cache=int(env.get("CLUSTER_LEDGER_HISTORY_CACHE", "100000")),
                 jwt_public_key=pem("CLUSTER_LEDGER_JWT_PUBLIC_KEY"),
                 jwt_private_key=pem("CLUSTER_LEDGER_JWT_PRIVATE_KEY"),
                 checkpoint_private_key=pem("CLUSTER_LEDGER_CHECKPOINT_KEY"),

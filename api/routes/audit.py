@@ -45,6 +45,7 @@ from infra.case_history import (
     fetch_events,
     stored_event,
 )
+from infra.event_heads import HeadCache
 from projections.queries import ClusterItem
 
 ActorRequest = Request[Actor, Any, Any]
@@ -195,6 +196,20 @@ async def list_checkpoints(
 
 # ---- state at a date ---------------------------------------------------------------------------
 
+HEAD_CACHE_KEY = "audit.event_heads"
+
+
+def head_cache_of(runtime: Runtime) -> HeadCache | None:
+    """The process's cache of cases' event heads (`settings.history_cache` heads; None when
+    0), made on first use. Runs on the event loop, so two requests never both make one."""
+    if runtime.settings.history_cache <= 0:
+        return None
+    cache: HeadCache | None = runtime.extras.get(HEAD_CACHE_KEY)
+    if cache is None:
+        cache = HeadCache(runtime.settings.history_cache)
+        runtime.extras[HEAD_CACHE_KEY] = cache
+    return cache
+
 
 def _reconstruct(
     runtime: Runtime, cluster_id: UUID, rows: list[StoredRow], actor: Actor,
@@ -246,6 +261,7 @@ async def get_state_at(
         runtime.pool, runtime.call, runtime.ledger.mapper, cluster_id,
         lambda county: check_may_read(actor, county, regions),
         today=_today(), as_of=as_of, known_at=_known_at(known_at), full=full,
+        heads=head_cache_of(runtime),
     )
 
 
