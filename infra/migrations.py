@@ -198,6 +198,29 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         INSERT INTO proj_deadlines_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
         """),
+    (103, "projection: status board indexes for filtered and city-scoped pages", """
+        -- Pages of the board walk an index in their sort order and stop after a page
+        -- (projections/queries.py, list_clusters). Province-wide, a programme filter walks
+        -- its own name order. A jurisdiction inside one city (a city user, or region=<city>)
+        -- adds `left(county_code, 4) = '<prefix>'`, implied by its county list, so that the
+        -- city's rows are walked in sort order instead of all being read and sorted; the
+        -- statistics tell the planner that the prefix and the county list select the same
+        -- rows (otherwise it multiplies their selectivities and prefers a sort). Only the
+        -- default order (name) and the certification date have a city index: every index
+        -- is written again on each event's row rewrite; other orders read and sort the city.
+        -- `project rebuild` copies indexes and statistics (CREATE TABLE ... LIKE INCLUDING
+        -- ALL, projections/schema.py).
+        CREATE INDEX IF NOT EXISTS proj_status_programme_name_idx
+            ON proj_status (programme, name, cluster_id);
+        CREATE INDEX IF NOT EXISTS proj_status_city_name_idx
+            ON proj_status (left(county_code, 4), name, cluster_id);
+        CREATE INDEX IF NOT EXISTS proj_status_city_certified_idx
+            ON proj_status (left(county_code, 4), coalesce(certified_on, 'infinity'::date),
+                            cluster_id);
+        CREATE STATISTICS IF NOT EXISTS proj_status_city_stats (mcv)
+            ON county_code, left(county_code, 4) FROM proj_status;
+        ANALYZE proj_status;
+        """),
 )
 
 

@@ -12,7 +12,8 @@ derived at read time, on the date the caller gives (`STATUS_ON`), exactly like
 # SQL text here is assembled from constant table names and SQL fragments only. Every value
 # is a bound parameter (or, for lags, an int), except values from closed sets that the server
 # itself supplies or has checked: county codes (six digits, from the regions table), a status
-# (one of STATUS_VALUES), a programme code (one of `Programme`) and the page size (an int).
+# (one of STATUS_VALUES), a programme code (one of `Programme`), the page size (an int) and,
+# on the status board, the date the status is read on (a `date`, written digit by digit).
 # Those are written into the SQL as literals, so that the planner sees them: asyncpg prepares
 # every statement, and after five runs PostgreSQL may switch to a generic plan that, blind to
 # `county_code = ANY($1)` and `LIMIT $n`, walks the name index for a city's dozen counties
@@ -29,7 +30,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -204,19 +205,35 @@ class ClusterFilters(msgspec.Struct, frozen=True, kw_only=True):
     due_before: date | None = None  # next deadline strictly before this date
 
 
-# sort name -> (SQL expression, parser of a cursor value); NULL dates sort last ascending.
-CLUSTER_SORTS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "name": ("name", _text),
-    "county_code": ("county_code", _text),
-    "applied_on": ("applied_on", date.fromisoformat),
-    "certified_on": (f"coalesce(certified_on, {_FAR_FUTURE})", date.fromisoformat),
-    "valid_until": (f"coalesce(valid_until, {_FAR_FUTURE})", date.fromisoformat),
-    "next_due_on": (f"coalesce(next_due_on, {_FAR_FUTURE})", date.fromisoformat),
-    "position": ("position", int),
+class _Sort(NamedTuple):
+    expression: str  # SQL over the status view
+    parser: Callable[[str], Any]  # of a cursor value
+    field: str  # the ClusterItem field the expression reads
+    nulls_last: bool  # NULL sorts as the far future (read by asyncpg as date.max)
+
+
+# sort name -> how; NULL dates sort last ascending.
+CLUSTER_SORTS: dict[str, _Sort] = {
+    "name": _Sort("name", _text, "name", nulls_last=False),
+    "county_code": _Sort("county_code", _text, "county_code", nulls_last=False),
+    "applied_on": _Sort("applied_on", date.fromisoformat, "applied_on", nulls_last=False),
+    "certified_on": _Sort(
+        f"coalesce(certified_on, {_FAR_FUTURE})", date.fromisoformat, "certified_on",
+        nulls_last=True,
+    ),
+    "valid_until": _Sort(
+        f"coalesce(valid_until, {_FAR_FUTURE})", date.fromisoformat, "valid_until",
+        nulls_last=True,
+    ),
+    "next_due_on": _Sort(
+        f"coalesce(next_due_on, {_FAR_FUTURE})", date.fromisoformat, "next_due_on",
+        nulls_last=True,
+    ),
+    "position": _Sort("position", int, "position", nulls_last=False),
 }
 
 
-def _sort(sort: str) -> tuple[str, Callable[[str], Any], bool]:
+def _sort(sort: str) -> tuple[_Sort, bool]:
     descending = sort.startswith("-")
     key = sort.removeprefix("-")
     if key not in CLUSTER_SORTS:
@@ -224,66 +241,123 @@ def _sort(sort: str) -> tuple[str, Callable[[str], Any], bool]:
             "invalid_sort", f"sort by one of {', '.join(CLUSTER_SORTS)} (prefix - to reverse)",
             field="sort",
         )
-    expression, parser = CLUSTER_SORTS[key]
-    return expression, parser, descending
+    return CLUSTER_SORTS[key], descending
+
+
+def _date_literal(on: date) -> str:
+    return f"'{on.year:04d}-{on.month:02d}-{on.day:02d}'::date"
+
+
+def city_prefix_sql(counties: Sequence[str]) -> str | None:
+    """`left(county_code, 4) = '<prefix>'` when the counties (two or more) all lie under one
+    four-digit prefix (one city, GB/T 2260), else None.
+
+    The clause is implied by the county list, so it changes no answer; it lets the planner
+    walk a city index (migration 103) in the page's sort order and stop after a page, where
+    `county_code = ANY(...)` alone makes it read and sort every row of the city. An equality,
+    not `= ANY`: only an equality on an index's first column keeps the index order usable.
+    One county's rows are few and its own index finds them; the clause would only add a
+    second bitmap to AND with.
+    """
+    if len(counties) < 2 or not all(_DIVISION_CODE.fullmatch(code) for code in counties):
+        return None
+    prefixes = {code[:4] for code in counties}
+    if len(prefixes) != 1:
+        return None
+    return f"left(county_code, 4) = '{prefixes.pop()}'"
+
+
+@functools.lru_cache(maxsize=1024)
+def _cluster_sql(
+    on: date, counties: tuple[str, ...], status: str | None, programme: str | None, *,
+    prefix: bool, industry: bool, due_before: bool, cursor: bool, sort: str, limit: int,
+) -> tuple[str, tuple[str, ...]]:
+    """The SQL of one page of the board and the names of its bound parameters, in order.
+
+    Everything the text depends on is an argument, so the text is built once per shape and
+    asyncpg finds its prepared statement by it. The date is a literal like the county list:
+    with no parameter left (a first page without an industry or due-date filter), PostgreSQL
+    plans the statement once per connection instead of planning a custom plan on every run.
+    """
+    how, descending = _sort(sort)
+    query = _Query()
+    on_sql = _date_literal(on)
+    literal = _codes_literal(counties)
+    query.where(f"county_code = ANY({literal or query.bind('counties')}::text[])")
+    if literal is not None and (city := city_prefix_sql(counties)) is not None:
+        query.where(city)
+    if prefix:
+        query.where(f"starts_with(county_code, {query.bind('prefix')})")
+    if status is not None:
+        query.where(status_filter_sql(on_sql, status, _literal(status)))
+    if programme is not None:
+        programme_sql = (
+            _literal(programme) if programme in PROGRAMME_VALUES else query.bind("programme")
+        )
+        query.where(f"programme = {programme_sql}")
+    if industry:
+        query.where(f"strpos(leading_industry, {query.bind('industry')}) > 0")
+    if due_before:
+        query.where(f"next_due_on < {query.bind('due_before')}")
+    if cursor:
+        comparison = "<" if descending else ">"
+        query.where(
+            f"({how.expression}, cluster_id) {comparison} ({query.bind('cursor_value')}, "
+            f"{query.bind('cursor_id')})"
+        )
+    direction = "DESC" if descending else "ASC"
+    status_sql = status_on_sql(on_sql)
+    columns = ", ".join(
+        f"{column.format(status=status_sql, on=on_sql)} AS {field}"
+        for field, column in CLUSTER_COLUMNS
+    )
+    sql = (
+        f"SELECT {columns} FROM {STATUS.prefix}{query.where_sql} "
+        f"ORDER BY {how.expression} {direction}, cluster_id {direction} "
+        f"LIMIT {int(limit) + 1:d}"
+    )
+    return sql, tuple(query.params)
 
 
 async def list_clusters(
     conn: Any, *, on: date, counties: Sequence[str], prefix: str | None,
     filters: ClusterFilters, sort: str, limit: int, cursor: str | None,
 ) -> ClusterPage:
-    expression, parser, descending = _sort(sort)
-    query = _Query()
-    on_param = query.bind(on)
-    status_sql = status_on_sql(on_param)
-    query.scope(counties, prefix)
-    if filters.status is not None:
-        if filters.status not in STATUS_VALUES:
-            raise InvalidInput(
-                "invalid_status", f"status is one of {', '.join(sorted(STATUS_VALUES))}",
-                field="status",
-            )
-        query.where(status_filter_sql(on_param, filters.status, _literal(filters.status)))
-    if filters.programme is not None:
-        programme = (
-            _literal(filters.programme) if filters.programme in PROGRAMME_VALUES
-            else query.bind(filters.programme)
+    how, _ = _sort(sort)
+    if filters.status is not None and filters.status not in STATUS_VALUES:
+        raise InvalidInput(
+            "invalid_status", f"status is one of {', '.join(sorted(STATUS_VALUES))}",
+            field="status",
         )
-        query.where(f"programme = {programme}")
-    if filters.industry:
-        query.where(f"strpos(leading_industry, {query.bind(filters.industry)}) > 0")
-    if filters.due_before is not None:
-        query.where(f"next_due_on < {query.bind(filters.due_before)}")
+    values: dict[str, Any] = {
+        "prefix": prefix, "programme": filters.programme, "industry": filters.industry,
+        "due_before": filters.due_before,
+    }
     if cursor is not None:
-        sort_key, value, cluster_id = decode_cursor(cursor, [_text, parser, UUID])
+        sort_key, values["cursor_value"], values["cursor_id"] = decode_cursor(
+            cursor, [_text, how.parser, UUID]
+        )
         if sort_key != sort:
             raise InvalidInput(
                 "invalid_cursor", "the cursor belongs to another sort order", field="cursor"
             )
-        comparison = "<" if descending else ">"
-        query.where(
-            f"({expression}, cluster_id) {comparison} ({query.bind(value)}, "
-            f"{query.bind(cluster_id)})"
-        )
-    direction = "DESC" if descending else "ASC"
-    columns = ", ".join(
-        f"{column.format(status=status_sql, on=on_param)} AS {field}"
-        for field, column in CLUSTER_COLUMNS
+    sql, names = _cluster_sql(
+        on, tuple(counties), filters.status, filters.programme, prefix=bool(prefix),
+        industry=bool(filters.industry), due_before=filters.due_before is not None,
+        cursor=cursor is not None, sort=sort, limit=limit,
     )
-    sql = (
-        f"SELECT {columns}, {expression} AS sort_value FROM {STATUS.prefix}{query.where_sql} "
-        f"ORDER BY {expression} {direction}, cluster_id {direction} "
-        f"LIMIT {int(limit) + 1:d}"
+    records = await conn.fetch(
+        sql, *[list(counties) if name == "counties" else values[name] for name in names]
     )
-    records = await conn.fetch(sql, *query.params)
-    page = records[:limit]
-    # The columns are ClusterItem's fields in order, then sort_value: positional construction
-    # (asyncpg has already decoded each column to its field's type).
-    items = [ClusterItem(*r[:-1]) for r in page]
+    # The columns are ClusterItem's fields in order: positional construction (asyncpg has
+    # already decoded each column to its field's type).
+    items = [ClusterItem(*r) for r in records[:limit]]
     after = None
     if len(records) > limit:
-        last = page[-1]
-        after = encode_cursor([sort, _cursor_value(last["sort_value"]), last["id"]])
+        value = getattr(items[-1], how.field)
+        if value is None and how.nulls_last:
+            value = date.max  # what asyncpg reads for the expression's 'infinity'
+        after = encode_cursor([sort, _cursor_value(value), items[-1].id])
     return ClusterPage(items=items, next=after)
 
 

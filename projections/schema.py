@@ -9,7 +9,7 @@ prefix, created `LIKE` the live ones so that it cannot drift from the migrations
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, Literal, LiteralString, NamedTuple
 
 from psycopg import Cursor
 from psycopg.sql import SQL, Identifier
@@ -79,8 +79,9 @@ def swap_in(curs: Cursor[Any], spec: ViewSpec, shadow_prefix: str) -> None:
     """Replace the live tables with the shadow ones, in the caller's transaction.
 
     Renames take an ACCESS EXCLUSIVE lock: readers wait for the commit and then read the new
-    tables; no reader ever sees a half-swapped view. The shadow's indexes get names derived
-    from the live table names, so the next rebuild's shadow does not collide with them.
+    tables; no reader ever sees a half-swapped view. The shadow's indexes and extended
+    statistics get names derived from the live table names, so that the next rebuild's shadow
+    does not collide with them.
     """
     retired = spec.prefix + "_retired"
     for live, shadow, old in zip(
@@ -92,16 +93,30 @@ def swap_in(curs: Cursor[Any], spec: ViewSpec, shadow_prefix: str) -> None:
             SQL("ALTER TABLE {} RENAME TO {}").format(Identifier(shadow), Identifier(live))
         )
         curs.execute(SQL("DROP TABLE {}").format(Identifier(old)))
-        curs.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND tablename = %s",
-            (live,),
-        )
-        for row in curs.fetchall():
-            index = row["indexname"] if isinstance(row, dict) else row[0]
-            if index.startswith(shadow):
-                curs.execute(
-                    SQL("ALTER INDEX {} RENAME TO {}").format(
-                        Identifier(index), Identifier(live + index[len(shadow):])
-                    )
+        _rename_dependents(curs, "INDEX", _INDEX_NAMES, shadow, live)
+        _rename_dependents(curs, "STATISTICS", _STATISTICS_NAMES, shadow, live)
+
+
+_INDEX_NAMES: Final = (
+    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
+)
+_STATISTICS_NAMES: Final = (
+    "SELECT s.stxname FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = %s"
+)
+
+
+def _rename_dependents(
+    curs: Cursor[Any], kind: Literal["INDEX", "STATISTICS"], names_sql: LiteralString,
+    shadow: str, live: str,
+) -> None:
+    """Give the `kind` objects of table `live` named after `shadow` names after `live`."""
+    curs.execute(names_sql, (live,))
+    for row in curs.fetchall():
+        name = row[0] if not isinstance(row, dict) else next(iter(row.values()))
+        if name.startswith(shadow):
+            curs.execute(
+                SQL("ALTER {} {} RENAME TO {}").format(
+                    SQL(kind), Identifier(name), Identifier(live + name[len(shadow):])
                 )
+            )

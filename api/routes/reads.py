@@ -128,9 +128,22 @@ def _counties_in(regions: Regions, code: str) -> frozenset[str] | None:
     return frozenset(r.code for r in regions.counties_in(code))
 
 
-def _scope(runtime: Runtime, actor: Actor, region: str | None) -> tuple[list[str], str | None]:
-    regions = runtime.ledger.services.regions
-    return region_scope(regions, visible_counties(regions, actor), region)
+def _scope(
+    runtime: Runtime, actor: Actor, region: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    return _cached_scope(runtime.ledger.services.regions, actor.jurisdiction, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_scope(
+    regions: Regions, jurisdiction: str, region: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    """`region_scope` of a jurisdiction's counties, once per (regions, jurisdiction, region)
+    (see `_visible_counties`): the same tuple every time, which the query caches compare
+    by identity before they compare it item by item."""
+    visible = list(_visible_counties(regions, jurisdiction))
+    counties, prefix = region_scope(regions, visible, region)
+    return tuple(counties), prefix
 
 
 def _today() -> date:

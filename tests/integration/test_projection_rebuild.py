@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -119,6 +120,41 @@ def test_live_projector_carries_on_after_a_swap(
     head = _settle(ledger, migrated)
     rows = {r.cluster_id: r for r in _rows(migrated, "status")}
     assert (rows[cid].status, rows[cid].position) == ("applied", head)
+
+
+def _status_schema(conn: ConnectionInfo) -> tuple[list[str], list[str], list[str]]:
+    """The live status table's index and extended statistics definitions (names left out),
+    and the names themselves."""
+    with psycopg.connect(conn.url) as pg:
+        indexes = pg.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = 'proj_status'"
+        ).fetchall()
+        statistics = pg.execute(
+            "SELECT s.stxname, pg_get_statisticsobjdef(s.oid) FROM pg_statistic_ext s "
+            "JOIN pg_class c ON c.oid = s.stxrelid WHERE c.relname = 'proj_status' "
+            "AND c.relnamespace = current_schema()::regnamespace"
+        ).fetchall()
+    unnamed = [
+        *sorted(re.sub(r"INDEX \S+ ON", "INDEX ON", d) for _, d in indexes),
+        *sorted(re.sub(r"STATISTICS \S+ ", "STATISTICS ", d) for _, d in statistics),
+    ]
+    return unnamed, [n for n, _ in indexes], [n for n, _ in statistics]
+
+
+def test_rebuild_keeps_the_status_views_indexes_and_statistics(
+    populated: int, migrated: ConnectionInfo
+) -> None:
+    live_definitions, _, _ = _status_schema(migrated)
+    assert any("(county_code, 4)" in d for d in live_definitions)  # migration 103's
+    assert any(d.startswith("CREATE STATISTICS") for d in live_definitions)
+    rebuild(migrated, "status")
+    once = _status_schema(migrated)
+    rebuild(migrated, "status")
+    twice = _status_schema(migrated)
+    assert once[0] == twice[0] == live_definitions
+    assert once[1:] == twice[1:]  # the names settle: no "_rebuild", no numbered copies
+    assert not [n for names in twice[1:] for n in names if "rebuild" in n]
 
 
 def test_rebuild_of_an_unknown_view_is_refused(migrated: ConnectionInfo) -> None:
