@@ -130,6 +130,8 @@ def notes(ctx: Context) -> list[str]:
         rss = ctx.extras["server_rss_mb"]
         out.append(f"Server peak RSS after the command runs: {rss:,.0f} MB.")
     out.append(f"Each load run: {ctx.load_seconds:g} s after a warm-up, bounded in count too.")
+    if "vacuumed_views" in ctx.extras:
+        out.append(ctx.extras["vacuumed_views"])
     out.extend(
         "The server closed a keep-alive connection before answering; the load generator "
         f"reconnected and sent the request again: {line}."
