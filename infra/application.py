@@ -18,7 +18,8 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as BaseSnapshot
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import EventStore, IntegrityError
+from eventsourcing.postgres import PostgresAggregateRecorder
 
 from domain.actors import EventMeta
 from domain.calendar import Deadline, WorkingDayCalendar
@@ -41,7 +42,7 @@ from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
 from domain.voucher import VoucherIndex, voucher_id
 from infra import codec
-from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord
+from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord, SnapshotRecorder
 
 
 def event_classes() -> list[type]:
@@ -99,6 +100,16 @@ class ClusterLedger(Application[UUID]):
         # Every decoder the ledger reads with, built here in one thread before any request
         # (see infra.codec: concurrent first builds crashed the process).
         codec.prepare(event_classes())
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """eventsourcing's snapshot store, written through `SnapshotRecorder` (binary state)."""
+        default = self.factory.aggregate_recorder(purpose="snapshots")
+        if not isinstance(default, PostgresAggregateRecorder):
+            return super().construct_snapshot_store()
+        recorder = SnapshotRecorder(
+            datastore=default.datastore, events_table_name=default.events_table_name
+        )
+        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshot a case every `snapshot_interval` events from the case the command has just

@@ -22,16 +22,21 @@ from typing import Any
 
 import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
 from infra.chain import event_digest
 
 IDEMPOTENCY_KWARG = "idempotency"
 
+# The states and digests go as binary parameters (`%b`): psycopg writes a bytea array in text
+# format by escaping every byte in Python (17 ms for one 600 KB state, against 0.5 ms binary).
 APPEND = (
-    "SELECT ledger_append(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[], "
+    "SELECT ledger_append(%s::uuid[], %s::bigint[], %s::text[], %b::bytea[], %b::bytea[], "
     "%s::text, %s::text, %s::text, %s::integer, %s::jsonb) AS notification_id"
 )
 
@@ -82,3 +87,26 @@ class LedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(APPEND, params, prepare=True)
             return [row["notification_id"] for row in curs.fetchall()]
+
+
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """The snapshot table's recorder: eventsourcing's, except that snapshots are inserted with
+    their state as a binary parameter. eventsourcing passes an array of a composite type, which
+    psycopg writes in text format by escaping every byte in Python: a long case's snapshot
+    (hundreds of KB) then held the interpreter for tens of milliseconds inside a command's
+    request, stalling every other request of the process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._insert_snapshot = SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %b)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        curs.executemany(
+            self._insert_snapshot,
+            [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events],
+        )

@@ -11,6 +11,7 @@ from domain.errors import DomainError, VersionConflict
 from domain.facts import AnnualFigures
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
+from infra.recorder import SnapshotRecorder
 from tests.factories import QUANZHOU, certified_fj, meta
 
 
@@ -95,6 +96,7 @@ def test_a_snapshot_taken_on_save_holds_what_the_stored_events_replay(
             )
             version += 1
         assert app.snapshots is not None
+        assert isinstance(app.snapshots.recorder, SnapshotRecorder)  # binary state parameter
         snapshots = list(app.snapshots.get(cid))
         assert [s.originator_version for s in snapshots] == list(range(2, version + 1, 2))
         for snapshot in snapshots:
