@@ -232,12 +232,16 @@ def _copied(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
         _SHARED.add(kind)
         return value
     if kind is list:
+        if _SHARED.issuperset(map(type, value)):  # the usual case, at C speed: a long case
+            return value.copy()  # holds thousands of frozen notices and changes
         return [item if type(item) in _SHARED else _copied(item) for item in value]
     if kind is dict:
         return {
             key: item if type(item) in _SHARED else _copied(item) for key, item in value.items()
         }
     if kind is tuple:
+        if _SHARED.issuperset(map(type, value)):
+            return value
         return tuple(item if type(item) in _SHARED else _copied(item) for item in value)
     if isinstance(value, msgspec.Struct):
         clone = copy.copy(value)
