@@ -46,10 +46,24 @@ class RequestContext(msgspec.Struct, kw_only=True):
 _LOG_JSON = msgspec.json.Encoder(enc_hook=repr)  # a value JSON cannot hold is logged as its repr
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # outside the BMP: a UTF-16 surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def render_json(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
     """One JSON line per event, encoded by msgspec (an eighth of the stdlib encoder's time on
-    every request's line); text stays UTF-8 instead of ASCII escapes."""
-    return _LOG_JSON.encode(event_dict).decode()
+    every request's line). Lines stay ASCII, as they were, whatever the log stream's encoding:
+    other characters (a Chinese user id, say) can only stand inside JSON strings, where they
+    are written as \\u escapes."""
+    line = _LOG_JSON.encode(event_dict).decode()
+    return line if line.isascii() else _NON_ASCII.sub(_json_escape, line)
 
 
 def configure_logging(*, json: bool = True, stream: TextIO | None = None) -> None:
