@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from uuid import UUID
 
@@ -28,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.errors import ConfigError
 from infra.database import ConnectionInfo
+from infra.prefetch import prefetched
 from projections.folds import (
     IGNORED_EVENTS,
     ClusterDigest,
@@ -215,10 +214,13 @@ def _fold_rows(
 def _read_log(datastore: PostgresDatastore, table: str, up_to: int) -> Iterator[list[_Row]]:
     """Pages of stored events with positions in (0, up_to], in log order.
 
-    A thread reads the next page while the caller folds this one (waiting on the database
-    releases the GIL); pages come as tuples with binary columns, one query per page."""
-    pages: queue.Queue[list[_Row] | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
+    A thread reads the next page while the caller folds this one (`infra.prefetch`; waiting on
+    the database releases the GIL); pages come as tuples with binary columns, one query per
+    page."""
+    return prefetched(_log_pages(datastore, table, up_to), name="rebuild-reader")
+
+
+def _log_pages(datastore: PostgresDatastore, table: str, up_to: int) -> Iterator[list[_Row]]:
     # Windows of positions, not LIMIT pages: a LIMIT over a range lets the planner sort the
     # whole rest of the log when the table's statistics are stale.
     query = SQL(
@@ -228,46 +230,17 @@ def _read_log(datastore: PostgresDatastore, table: str, up_to: int) -> Iterator[
     following = SQL("SELECT min(notification_id) FROM {} WHERE notification_id > %s").format(
         Identifier(table)
     )
-
-    def put(item: list[_Row] | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                pages.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def read() -> None:
-        try:
-            with datastore.get_connection() as conn, conn.transaction():
-                cursor = conn.cursor(row_factory=tuple_row, binary=True)
-                after = 0
-                while after < up_to:
-                    until = min(after + _WINDOW, up_to)
-                    rows: list[_Row] = cursor.execute(query, (after, until)).fetchall()
-                    if rows and not put(rows):
-                        break
-                    after = until
-                    if not rows:  # a run of unused positions: jump to the next used one
-                        found = cursor.execute(following, (after,)).fetchone()
-                        if found is None or found[0] is None:
-                            break
-                        after = max(after, found[0] - 1)
-            put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the folding thread
-            put(exc)
-
-    reader = threading.Thread(target=read, name="rebuild-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = pages.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+    with datastore.get_connection() as conn, conn.transaction():
+        cursor = conn.cursor(row_factory=tuple_row, binary=True)
+        after = 0
+        while after < up_to:
+            until = min(after + _WINDOW, up_to)
+            rows: list[_Row] = cursor.execute(query, (after, until)).fetchall()
+            if rows:
+                yield rows
+            after = until
+            if not rows:  # a run of unused positions: jump to the next used one
+                found = cursor.execute(following, (after,)).fetchone()
+                if found is None or found[0] is None:
+                    break
+                after = max(after, found[0] - 1)

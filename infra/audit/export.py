@@ -12,12 +12,10 @@ The same line-making code serves the CLI (`write_export`, psycopg) and the HTTP 
 from __future__ import annotations
 
 import base64
-import queue
-import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 from uuid import UUID
 
 import msgspec
@@ -34,6 +32,7 @@ from infra.audit.format import (
     encode_line,
 )
 from infra.chain import GENESIS
+from infra.prefetch import prefetched
 from infra.progress import Progress
 
 EVENTS_TABLE = "clusterledger_events"  # eventsourcing's table of the ClusterLedger application
@@ -329,48 +328,6 @@ def _windows(
         yield lo, rows, checkpoints
 
 
-_Item = TypeVar("_Item")
-
-
-def _prefetched(items: Iterator[_Item], depth: int = 2) -> Generator[_Item, None, None]:
-    """`items`, produced by a thread up to `depth` ahead of the consumer: the database works
-    on the next window (and waiting for it releases the GIL) while this one is written."""
-    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((True, item)):
-                    return
-            put((False, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put((False, exc))
-
-    producer = threading.Thread(target=produce, name="export-reader", daemon=True)
-    producer.start()
-    try:
-        while True:
-            more, item = ready.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stop.set()
-        producer.join()
-
-
 def export_lines(
     cur: Cursor[Any], export_range: ExportRange, public_pem: str | None = None,
     fingerprint: str | None = None, progress: Progress | None = None,
@@ -379,7 +336,7 @@ def export_lines(
     """The lines of an export over a cursor with dict rows, header to end line, in chunks."""
     maker = maker or _LineMaker()
     yield header_line(export_range, public_pem, fingerprint)
-    for lo, rows, checkpoints in _prefetched(_windows(cur, export_range)):
+    for lo, rows, checkpoints in prefetched(_windows(cur, export_range), name="export-reader"):
         yield maker.window(rows, checkpoints)
         if progress is not None:
             progress.update(lo - export_range.after)

@@ -139,17 +139,17 @@ def test_export_in_small_windows_equals_one_window(
 
 def test_export_reads_ahead_in_order_and_passes_errors_on() -> None:
     """The export reads the next window in a thread while it writes this one."""
-    from infra.audit.export import _prefetched
+    from infra.prefetch import prefetched
 
-    assert list(_prefetched(iter(range(50)), depth=2)) == list(range(50))
+    assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
 
     def failing() -> Iterator[int]:
         yield 1
         raise ValueError("the database went away")
 
     with pytest.raises(ValueError, match="went away"):
-        list(_prefetched(failing()))
-    reader = _prefetched(iter(range(1000)), depth=1)
+        list(prefetched(failing()))
+    reader = prefetched(iter(range(1000)), depth=1)
     assert next(reader) == 0
     reader.close()  # stops and joins the reading thread
 
