@@ -37,7 +37,7 @@ import multiprocessing
 import pickle
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
@@ -719,6 +719,14 @@ _NO_HEADER = Header(
 )
 
 
+def _decoded(decode: Callable[[bytes], Any], raw: bytes) -> tuple[Any, Exception | None]:
+    """One line decoded, or None and why it could not be (each part reports that its way)."""
+    try:
+        return decode(raw), None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return None, exc
+
+
 def _scan(lines: Iterable[bytes], parts: Sequence[Any], progress: Progress | None) -> int:
     """Decode each line once and hand it to each part of the pass; the number of lines."""
     decode = LINE_DECODER.decode
@@ -729,12 +737,7 @@ def _scan(lines: Iterable[bytes], parts: Sequence[Any], progress: Progress | Non
             progress.advance(len(raw))
         if not raw or raw.isspace():
             continue
-        line: Any = None
-        error: Exception | None = None
-        try:
-            line = decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            error = exc
+        line, error = _decoded(decode, raw)
         for part in parts:
             part.findings.line_number = number
             part.line(line, error)
@@ -835,12 +838,7 @@ def _scan_share(lines: Iterable[bytes], replay: _Replay, share: _Share) -> None:
             and replay.header is not None and not share.holds(seen.cluster_id.int)
         ):
             continue
-        line: Any = None
-        error: Exception | None = None
-        try:
-            line = decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            error = exc
+        line, error = _decoded(decode, raw)
         findings.line_number = number
         replay.line(line, error)
     findings.line_number = number
