@@ -6,7 +6,10 @@ from infra.audit.verify import VerifyReport
 
 
 def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
+    """Fen as yuan with thousands separators, in integers: exact at any size."""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{sign}{yuan:,}.{cents:02d}"
 
 
 def render_report(report: VerifyReport, source: str) -> str:
@@ -53,16 +56,17 @@ def render_report(report: VerifyReport, source: str) -> str:
             )
         add("    total: " + ", ".join(f"{s} {n}" for s, n in sorted(totals.items())))
         add("  Funding (yuan)")
-        add(f"    {'city':<8}{'county':<8}{'year':<6}{'approved':>16}{'paid':>16}")
-        approved = paid = 0
+        approved = sum(f.approved_fen for f in summary.funding)
+        paid = sum(f.paid_fen for f in summary.funding)
+        # Wide enough for the largest figure (the totals) and two spaces: columns never touch.
+        width = max(len(_yuan(approved)), len(_yuan(paid)), len("approved")) + 2
+        add(f"    {'city':<8}{'county':<8}{'year':<6}{'approved':>{width}}{'paid':>{width}}")
         for funding in summary.funding:
-            approved += funding.approved_fen
-            paid += funding.paid_fen
             add(
                 f"    {funding.city_code:<8}{funding.county_code:<8}{funding.year:<6}"
-                f"{_yuan(funding.approved_fen):>16}{_yuan(funding.paid_fen):>16}"
+                f"{_yuan(funding.approved_fen):>{width}}{_yuan(funding.paid_fen):>{width}}"
             )
-        add(f"    {'total':<22}{_yuan(approved):>16}{_yuan(paid):>16}")
+        add(f"    {'total':<22}{_yuan(approved):>{width}}{_yuan(paid):>{width}}")
     elif not report.complete:
         add("  (no summary: a partial export lacks the cases' beginnings)")
     add("")
