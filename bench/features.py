@@ -383,9 +383,18 @@ def measure_http_commands(ctx: Context) -> None:
             value=rate, unit="cmd/s", p50_ms=result.p50_ms, p99_ms=result.p99_ms,
             count=result.count, seconds=result.seconds, ceiling=f"ledger_cmd_{min(clients, 4)}",
         ))
+        notes = []
+        bare = ctx.figures.get(f"es_bare_cmd_{min(clients, 4)}")
+        if bare and bare.value:
+            # The ceiling (a): stock eventsourcing, whose recorder holds its table lock
+            # across round trips. The ratio judged is to the ledger's own verb (`ceiling`),
+            # which no longer does, and is faster: the stricter of the two.
+            notes.append(f"{rate / bare.value:.2f}× bare eventsourcing get+command+save "
+                         f"({min(clients, 4)} thread{'s' if clients > 1 else ''})")
         insert = ctx.figures.get(f"asyncpg_insert_{clients}")
         if insert and insert.value:
-            figure.note = f"{rate / insert.value:.2f}× asyncpg INSERT+COMMIT ({clients})"
+            notes.append(f"{rate / insert.value:.2f}× asyncpg INSERT+COMMIT ({clients})")
+        figure.note = "; ".join(notes)
         if clients == 16:
             figure.target = "≥ 0.5× ledger get+command+save (4 threads), ≥ 300/s, p99 ≤ 50 ms"
             figure.met = ((figure.ratio or 0) >= 0.5 and rate >= 300
