@@ -381,22 +381,24 @@ def measure_http_commands(ctx: Context) -> None:
             label=f"POST major change (token, If-Match, Idempotency-Key → event committed), "
                   f"{clients} client{'s' if clients > 1 else ''}",
             value=rate, unit="cmd/s", p50_ms=result.p50_ms, p99_ms=result.p99_ms,
-            count=result.count, seconds=result.seconds, ceiling=f"ledger_cmd_{min(clients, 4)}",
+            count=result.count, seconds=result.seconds, ceiling=f"es_bare_cmd_{min(clients, 4)}",
         ))
+        # Judged, as issue 6 words it, against the raw eventsourcing get+command+save rate
+        # (stock recorder, its table lock held across round trips). The ledger's own verb
+        # without HTTP is faster (its append holds the lock only inside PostgreSQL), so the
+        # ratio to it is the cost of the HTTP path alone: given beside, not judged.
         notes = []
-        bare = ctx.figures.get(f"es_bare_cmd_{min(clients, 4)}")
-        if bare and bare.value:
-            # The issue's ceiling (a): stock eventsourcing, whose recorder holds its table lock
-            # across round trips. The ratio judged is to the ledger's own verb (`ceiling`),
-            # which no longer does, and is faster: the stricter of the two.
-            notes.append(f"{rate / bare.value:.2f}× bare eventsourcing get+command+save "
+        ledger = ctx.figures.get(f"ledger_cmd_{min(clients, 4)}")
+        if ledger and ledger.value:
+            notes.append(f"{rate / ledger.value:.2f}× the ledger's own verb without HTTP "
                          f"({min(clients, 4)} thread{'s' if clients > 1 else ''})")
         insert = ctx.figures.get(f"asyncpg_insert_{clients}")
         if insert and insert.value:
             notes.append(f"{rate / insert.value:.2f}× asyncpg INSERT+COMMIT ({clients})")
         figure.note = "; ".join(notes)
         if clients == 16:
-            figure.target = "≥ 0.5× ledger get+command+save (4 threads), ≥ 300/s, p99 ≤ 50 ms"
+            figure.target = ("≥ 0.5× raw eventsourcing get+command+save (4 threads), ≥ 300/s, "
+                             "p99 ≤ 50 ms")
             figure.met = ((figure.ratio or 0) >= 0.5 and rate >= 300
                           and (result.p99_ms or 1e9) <= 50)
     running = ctx.extras.get("server")
@@ -410,7 +412,7 @@ def measure_http_commands(ctx: Context) -> None:
         label="the same, 16 clients, projections in their own process (`project run`)",
         value=result.count / result.seconds, unit="cmd/s", p50_ms=result.p50_ms,
         p99_ms=result.p99_ms, count=result.count, seconds=result.seconds,
-        ceiling="ledger_cmd_4",
+        ceiling="es_bare_cmd_4",
         note=f"{result.count / result.seconds / ctx.figures['http_cmd_16'].value:.2f}× the "
              "in-process projector run" if ctx.figures["http_cmd_16"].value else "",
     ))
