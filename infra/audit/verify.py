@@ -408,7 +408,8 @@ class _Packed(NamedTuple):
 class _Spill:
     """Packed cases on disk: an anonymous temporary file (gone when closed or when the process
     ends), appended to and read back by offset. A case unpacked again leaves its old blobs
-    behind; the file grows with the cases packed, ~7 KB for a 100-event case."""
+    behind; the file grows with the cases packed, ~7 KB for a 100-event case (85 MB for the
+    10,000 cases of the benchmark's 1M-event log)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="cluster-ledger-verify-")  # noqa: SIM115
