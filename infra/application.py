@@ -9,6 +9,7 @@ transaction. It returns where the last event landed in the log, for read-your-wr
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,7 +27,7 @@ from domain.calendar import Deadline, WorkingDayCalendar
 from domain.case import CaseState, Notice
 from domain.cluster import Cluster, subsidy_subject
 from domain.eligibility import EligibilityReport, precheck
-from domain.errors import NotFound, RuleViolation, VersionConflict
+from domain.errors import DomainError, NotFound, RuleViolation, VersionConflict
 from domain.facts import (
     AnnualFigures,
     AppealOutcome,
@@ -81,7 +82,8 @@ class ClusterLedger(Application[UUID]):
         """`cache_size` > 0 keeps that many recently used cases in memory (LRU). A cached case
         is brought up to date on every load by reading only the events recorded after it
         (eventsourcing's fast-forward), so other processes writing to the same store are
-        seen; each command works on a copy (`Cluster.__deepcopy__`)."""
+        seen; each command works on a copy (`Cluster.__deepcopy__`). A command whose expected
+        version is the cached case's skips that read: see `_act`."""
         self.snapshotting_intervals = {Cluster: snapshot_interval}  # type: ignore[misc]
         cache = (
             {"AGGREGATE_CACHE_MAXSIZE": str(cache_size), "AGGREGATE_CACHE_FASTFORWARD": "y"}
@@ -610,21 +612,69 @@ class ClusterLedger(Application[UUID]):
         idempotency: IdempotencyRecord | None,
         others: list[Any] | tuple[Any, ...] = (),
     ) -> CommandResult:
-        cluster = self.get_cluster(cluster_id)
+        cached = self._cached_at(cluster_id, expected_version)
+        if cached is None or expected_version is None:
+            return self._act_on(
+                self.get_cluster(cluster_id), meta, expected_version, command, action,
+                idempotency, others,
+            )
+        # The cached case stands at the version the caller expects: act on a copy of it without
+        # asking the store for newer events. If there were any, the append of the next version
+        # fails (an aggregate's versions are unique), so a command that saves acted on the
+        # latest state. A command that fails may have acted on a stale one: the case is then
+        # brought up to date, and if it has moved on the answer is `stale_version`, as acting
+        # on the up-to-date case would have answered.
+        try:
+            return self._act_on(
+                cached, meta, expected_version, command, action, idempotency, others
+            )
+        except DomainError:
+            current = self.get_cluster(cluster_id)
+            if current.version != expected_version:
+                raise self._stale(current.version, expected_version) from None
+            raise
+
+    def _cached_at(self, cluster_id: UUID, version: int | None) -> Cluster | None:
+        """A copy of the cached case if it stands at `version`, else None."""
+        cache = self.repository.cache
+        if cache is None or version is None:
+            return None
+        try:
+            cached = cache.get(cluster_id)
+        except KeyError:
+            return None
+        if not isinstance(cached, Cluster) or cached.version != version:
+            return None
+        return deepcopy(cached)  # type: ignore[no-any-return]
+
+    def _act_on(
+        self,
+        cluster: Cluster,
+        meta: EventMeta,
+        expected_version: int | None,
+        command: Command,
+        action: Callable[[Cluster], object],
+        idempotency: IdempotencyRecord | None,
+        others: list[Any] | tuple[Any, ...],
+    ) -> CommandResult:
         dossier = cluster.case.dossier
         check_may_act(
             meta.actor, command, dossier.programme, dossier.county_code, self.services.regions
         )
         if expected_version is not None and expected_version != cluster.version:
-            raise VersionConflict(
-                "stale_version",
-                f"the case is at version {cluster.version}; the command acted on version "
-                f"{expected_version}",
-                current_version=cluster.version,
-                expected_version=expected_version,
-            )
+            raise self._stale(cluster.version, expected_version)
         action(cluster)
         return self._save(cluster, others, idempotency)
+
+    @staticmethod
+    def _stale(current_version: int, expected_version: int) -> VersionConflict:
+        return VersionConflict(
+            "stale_version",
+            f"the case is at version {current_version}; the command acted on version "
+            f"{expected_version}",
+            current_version=current_version,
+            expected_version=expected_version,
+        )
 
     def _save(
         self,
@@ -645,6 +695,11 @@ class ClusterLedger(Application[UUID]):
                 "concurrent_update",
                 "another command changed this case at the same time; reload and retry",
             ) from exc
+        cache = self.repository.cache
+        if cache is not None:
+            # eventsourcing's fast-forward cache does not keep what was saved; the case saved
+            # is the state at its new version, so the next command can start from it.
+            cache.put(cluster.id, cluster)
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(
             cluster_id=cluster.id, version=cluster.version, position=position, events=pending

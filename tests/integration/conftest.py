@@ -15,3 +15,11 @@ def ledger(migrated: ConnectionInfo) -> Iterator[ClusterLedger]:
     app, _ = build_ledger(migrated, Settings(database_url=migrated.url))
     yield app
     app.close()
+
+
+@pytest.fixture
+def uncached(migrated: ConnectionInfo) -> Iterator[ClusterLedger]:
+    """A second ledger on the same store without a cache: another process, in effect."""
+    app, _ = build_ledger(migrated, Settings(database_url=migrated.url, aggregate_cache=0))
+    yield app
+    app.close()

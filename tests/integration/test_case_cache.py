@@ -23,11 +23,9 @@ import pytest
 from domain.errors import DomainError, VersionConflict
 from domain.facts import AnnualFigures, ChangeKind, ScoreStage
 from infra.application import ClusterLedger
-from infra.bootstrap import build_ledger
 from infra.chain import GENESIS, entry_hash, event_digest
 from infra.database import ConnectionInfo
 from infra.recorder import IdempotencyRecord
-from infra.settings import Settings
 from tests.factories import (
     QUANZHOU,
     SIMING,
@@ -38,14 +36,6 @@ from tests.factories import (
     meta,
     score_year,
 )
-
-
-@pytest.fixture
-def uncached(migrated: ConnectionInfo) -> Iterator[ClusterLedger]:
-    """A second ledger on the same store without a cache: another process, in effect."""
-    app, _ = build_ledger(migrated, Settings(database_url=migrated.url, aggregate_cache=0))
-    yield app
-    app.close()
 
 
 def test_the_ledger_under_test_caches_cases(ledger: ClusterLedger) -> None:
