@@ -27,7 +27,7 @@ from domain.calendar import Deadline, WorkingDayCalendar
 from domain.case import CaseState, Notice
 from domain.cluster import Cluster, subsidy_subject
 from domain.eligibility import EligibilityReport, precheck
-from domain.errors import DomainError, NotFound, RuleViolation, VersionConflict
+from domain.errors import NotFound, RuleViolation, VersionConflict
 from domain.facts import (
     AnnualFigures,
     AppealOutcome,
@@ -621,14 +621,15 @@ class ClusterLedger(Application[UUID]):
         # The cached case stands at the version the caller expects: act on a copy of it without
         # asking the store for newer events. If there were any, the append of the next version
         # fails (an aggregate's versions are unique), so a command that saves acted on the
-        # latest state. A command that fails may have acted on a stale one: the case is then
-        # brought up to date, and if it has moved on the answer is `stale_version`, as acting
-        # on the up-to-date case would have answered.
+        # latest state. A command that fails may have acted on a stale one (or on a copy taken
+        # while another thread brought the cached case up to date): the case is then brought
+        # up to date, and if it has moved on the answer is `stale_version`, as acting on the
+        # up-to-date case would have answered; otherwise the failure stands.
         try:
             return self._act_on(
                 cached, meta, expected_version, command, action, idempotency, others
             )
-        except DomainError:
+        except Exception:
             current = self.get_cluster(cluster_id)
             if current.version != expected_version:
                 raise self._stale(current.version, expected_version) from None
