@@ -60,6 +60,13 @@ def _copy(table: str, columns: tuple[str, ...]) -> Composed:
     )
 
 
+def _digests_query(table: Identifier) -> bytes:
+    """The statement `LedgerView.load_digests` runs on the table that holds a view's digests."""
+    return SQL(
+        "SELECT cluster_id, digest::text AS digest FROM {} WHERE cluster_id = ANY(%s)"
+    ).format(table).as_bytes()
+
+
 def _params(row: msgspec.Struct, json_columns: frozenset[str]) -> list[Any]:
     return [
         _JSON.encode(getattr(row, c)).decode() if c in json_columns else getattr(row, c)
@@ -152,9 +159,9 @@ class LedgerView(PostgresTrackingRecorder):
         position: int | None = self.max_tracking_id(APPLICATION_NAME)
         return position
 
-    @abstractmethod
     def load_digest(self, curs: Cursor[DictRow], cluster_id: UUID) -> ClusterDigest | None:
         """The cluster's digest as this view last stored it."""
+        return self.load_digests(curs, (cluster_id,))[cluster_id]
 
     @abstractmethod
     def store(self, curs: Cursor[DictRow], digest: ClusterDigest, rules: Rules) -> None:
@@ -190,21 +197,11 @@ class StatusView(LedgerView):
             _insert(self.prefix, columns, self._JSON_COLUMNS)
             + SQL(" ON CONFLICT (cluster_id) DO UPDATE SET {}").format(updates)
         ).as_bytes()
-        self._select_digest = SQL(
-            "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
-        ).format(table).as_bytes()
-        self._select_digests = SQL(
-            "SELECT cluster_id, digest::text AS digest FROM {} WHERE cluster_id = ANY(%s)"
-        ).format(table).as_bytes()
+        self._select_digests = _digests_query(table)
         self._select_rows = SQL("SELECT {} FROM {} ORDER BY cluster_id").format(
             SQL(", ").join(map(Identifier, _columns(StatusRow))), table
         )
         self._copy = _copy(self.prefix, columns)
-
-    def load_digest(self, curs: Cursor[DictRow], cluster_id: UUID) -> ClusterDigest | None:
-        curs.execute(self._select_digest, (cluster_id,))
-        row = curs.fetchone()
-        return decode_digest(row["digest"]) if row else None
 
     def store(self, curs: Cursor[DictRow], digest: ClusterDigest, rules: Rules) -> None:
         row = status_row(digest, rules)
@@ -236,12 +233,7 @@ class _CasesView(LedgerView):
         super().__init__(datastore, **kwargs)
         table, cases = Identifier(self.prefix), Identifier(self.prefix + "_cases")
         # Statements run per event are rendered once (a Composed renders on every execute).
-        self._select_digest = SQL(
-            "SELECT digest::text AS digest FROM {} WHERE cluster_id = %s"
-        ).format(cases).as_bytes()
-        self._select_digests = SQL(
-            "SELECT cluster_id, digest::text AS digest FROM {} WHERE cluster_id = ANY(%s)"
-        ).format(cases).as_bytes()
+        self._select_digests = _digests_query(cases)
         self._upsert_digest = SQL(
             "INSERT INTO {} (cluster_id, digest, position) VALUES (%s, %s::jsonb, %s) "
             "ON CONFLICT (cluster_id) DO UPDATE SET digest = EXCLUDED.digest, "
@@ -258,11 +250,6 @@ class _CasesView(LedgerView):
             table,
             SQL(", ").join(map(Identifier, self.order_by)),
         )
-
-    def load_digest(self, curs: Cursor[DictRow], cluster_id: UUID) -> ClusterDigest | None:
-        curs.execute(self._select_digest, (cluster_id,))
-        row = curs.fetchone()
-        return decode_digest(row["digest"]) if row else None
 
     def store(self, curs: Cursor[DictRow], digest: ClusterDigest, rules: Rules) -> None:
         curs.execute(
