@@ -376,22 +376,23 @@ def measure_http_commands(ctx: Context) -> None:
     for clients in (1, 16):
         result = command_run(ctx, clients)
         rate = result.count / result.seconds
+        threads = min(clients, 4)  # the ceilings' thread counts
         figure = ctx.add(Figure(
             key=f"http_cmd_{clients}", section=SECTION_CMD,
             label=f"POST major change (token, If-Match, Idempotency-Key → event committed), "
                   f"{clients} client{'s' if clients > 1 else ''}",
             value=rate, unit="cmd/s", p50_ms=result.p50_ms, p99_ms=result.p99_ms,
-            count=result.count, seconds=result.seconds, ceiling=f"es_bare_cmd_{min(clients, 4)}",
+            count=result.count, seconds=result.seconds, ceiling=f"es_bare_cmd_{threads}",
         ))
         # Judged, as issue 6 words it, against the raw eventsourcing get+command+save rate
         # (stock recorder, its table lock held across round trips). The ledger's own verb
         # without HTTP is faster (its append holds the lock only inside PostgreSQL), so the
         # ratio to it is the cost of the HTTP path alone: given beside, not judged.
         notes = []
-        ledger = ctx.figures.get(f"ledger_cmd_{min(clients, 4)}")
+        ledger = ctx.figures.get(f"ledger_cmd_{threads}")
         if ledger and ledger.value:
             notes.append(f"{rate / ledger.value:.2f}× the ledger's own verb without HTTP "
-                         f"({min(clients, 4)} thread{'s' if clients > 1 else ''})")
+                         f"({threads} thread{'s' if threads > 1 else ''})")
         insert = ctx.figures.get(f"asyncpg_insert_{clients}")
         if insert and insert.value:
             notes.append(f"{rate / insert.value:.2f}× asyncpg INSERT+COMMIT ({clients})")
