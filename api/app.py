@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
+from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.runtime import Runtime, open_pool
 from infra.bootstrap import build_ledger
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             RequestContextMiddleware,  # outermost: request ids exist before anything can fail
             DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS]),
         ],
+        before_request=refuse_deep_json,  # before any body is decoded
         before_send=[log_request],  # one structlog line per response, errors included
         openapi_config=OpenAPIConfig(
             title="Cluster Ledger API",

@@ -77,11 +77,31 @@ class ApiError(HTTPException):
     """An HTTP-level refusal with its own problem code (e.g. a malformed If-Match header)."""
 
     def __init__(
-        self, status_code: int, code: str, detail: str, *, fields: list[str] | None = None
+        self,
+        status_code: int,
+        code: str,
+        detail: str,
+        *,
+        fields: list[str] | None = None,
+        errors: list[FieldError] | None = None,
     ) -> None:
         super().__init__(detail=detail, status_code=status_code)
         self.code = code
         self.fields = fields
+        self.errors = errors
+
+
+def invalid_field(field: str, message: str, *, source: str = "body") -> ApiError:
+    """A value of the right type outside its bounds: the same 400 `invalid_request` as a
+    constraint msgspec checks itself. (Not a ValueError: raised while msgspec decodes a body,
+    it must reach the exception map as it is.)"""
+    return ApiError(
+        400,
+        "invalid_request",
+        f"{field}: {message}",
+        fields=[field],
+        errors=[FieldError(field=field, message=message, source=source)],
+    )
 
 
 def problem(
@@ -156,9 +176,9 @@ def _is_malformed_body(exc: HTTPException) -> bool:
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
-    fields = None
+    fields = errors = None
     if isinstance(exc, ApiError):
-        code, fields = exc.code, exc.fields
+        code, fields, errors = exc.code, exc.fields, exc.errors
     elif status == 400 and _is_malformed_body(exc):
         code = "malformed_json"
     else:
@@ -166,7 +186,10 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     detail = exc.detail
     if code == "malformed_json":
         detail = f"the request body is not valid JSON: {exc.detail}"
-    response = problem(status, code, detail, fields=fields)
+    response = problem(
+        status, code, detail, fields=fields,
+        errors=[msgspec.to_builtins(e) for e in errors] if errors else None,
+    )
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     if exc.headers:

@@ -6,8 +6,13 @@ a silently ignored value. Every command body carries the provenance of its decis
 body, only from the bearer token.
 
 Domain value objects are reused where they are already the right shape; where the domain's
-Struct does not forbid unknown fields, a subclass here adds that, and `to_domain` converts back
-so that events only ever hold the domain's own types.
+Struct does not forbid unknown fields, a subclass here adds that (and bounds every number and
+text it declares), and `to_domain` converts back so that events only ever hold the domain's own
+types. Bounds belong here, at the edge, and never on the domain's types: those also decode the
+events already stored, which must keep loading whatever they hold.
+
+Every body passes the one input policy (`api.input_policy`): text normalised and free of control,
+bidi and invisible characters, every number and date within its bounds.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ from uuid import UUID
 
 import msgspec
 
+from api.input_policy import (
+    MAX_COUNT,
+    MAX_FEN,
+    TextKind,
+    decimal_meta,
+    enforce,
+    text_meta,
+)
 from domain.actors import Actor
 from domain.facts import (
     AnnualFigures,
@@ -45,47 +58,88 @@ RegionCode = Annotated[
     str,
     msgspec.Meta(pattern=r"^\d{6}$", description="GB/T 2260 six-digit code", examples=["350203"]),
 ]
-ShortText = Annotated[str, msgspec.Meta(max_length=200)]
-LongText = Annotated[str, msgspec.Meta(max_length=4000)]
+Name = Annotated[str, text_meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, text_meta(max_length=200)]
+LongText = Annotated[str, text_meta(TextKind.PARAGRAPH, max_length=4000)]
+DocumentNumber = Annotated[
+    str, text_meta(min_length=1, max_length=100, description="文号, as on the document")
+]
 Year = Annotated[int, msgspec.Meta(ge=1990, le=2200)]
 FundingYear = Annotated[int, msgspec.Meta(ge=1, le=3, description="year 1 to 3 of the subsidy")]
-Fen = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="amount in fen (1 yuan = 100 fen)")]
-Count = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+Fen = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0, le=MAX_FEN, description="amount in fen (1 yuan = 100 fen), at most 10^13 (1,000亿元)"
+    ),
+]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+Yuan = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT, description="whole yuan")]
+Percent = Annotated[Decimal, decimal_meta(0, 100, description="percentage points (60 = 60 %)")]
+Growth = Annotated[
+    Decimal, decimal_meta(-100, 10_000, description="average annual growth, percentage points")
+]
+Figure = Annotated[Decimal, decimal_meta(0, 10**9)]
+PlanFigure = Annotated[Decimal, decimal_meta(-(10**15), 10**15)]
 
 
 class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base of request bodies: keyword-only, unknown fields refused."""
+    """Base of request values: keyword-only, unknown fields refused."""
+
+
+class RequestBody(Strict, kw_only=True):
+    """A whole request body: once decoded (every nested value included), it passes the input
+    policy, which normalises its text in place or refuses it."""
+
+    def __post_init__(self) -> None:
+        enforce(self)
 
 
 # ---- commands --------------------------------------------------------------------------------
 
 
-class CommandBody(Strict, kw_only=True):
+class CommandBody(RequestBody, kw_only=True):
     """Provenance every command records beside its facts (DOMAIN.md, "Lifecycle")."""
 
     effective_date: date  # the date on the decision document (valid time)
-    document_number: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    document_number: DocumentNumber | None = None
     comment: LongText = ""  # the reason, where a decision needs one
     attachments: Annotated[tuple[Sha256Hex, ...], msgspec.Meta(max_length=50)] = ()
 
 
 class IndicatorsIn(Indicators, frozen=True, forbid_unknown_fields=True):
-    """The dossier's certification figures (`domain.indicators.Indicators`)."""
+    """The dossier's certification figures (`domain.indicators.Indicators`), bounded."""
+
+    area_km2: Figure | None = None
+    output_value_yuan: Annotated[tuple[Yuan, ...], msgspec.Meta(max_length=10)] = ()
+    sme_output_share_pct: Percent | None = None
+    leading_industry_share_pct: Percent | None = None
+    output_growth_avg_pct: Growth | None = None
+    champion_or_little_giant_count: Count | None = None
+    specialised_innovative_hightech_count: Count | None = None
+    sme_rd_growth_avg_pct: Growth | None = None
+    invention_patent_growth_avg_pct: Growth | None = None
+    invention_patents_per_10k_people: Figure | None = None
+    industrial_internet_adoption_pct: Percent | None = None
 
     def to_domain(self) -> Indicators:
         return Indicators(**msgspec.structs.asdict(self))
 
 
 class PlanTargetIn(PlanTarget, frozen=True, forbid_unknown_fields=True):
+    indicator: Name
+    baseline: PlanFigure
+    target: PlanFigure
+    by_year: Year
+
     def to_domain(self) -> PlanTarget:
         return PlanTarget(**msgspec.structs.asdict(self))
 
 
 class DossierIn(Strict, kw_only=True):
-    name: ShortText
+    name: Name
     programme: Programme
     county_code: RegionCode
-    leading_industry: ShortText
+    leading_industry: Name
     operating_unit: ShortText | None = None
     indicators: IndicatorsIn = msgspec.field(default_factory=IndicatorsIn)
     plan_targets: Annotated[tuple[PlanTargetIn, ...], msgspec.Meta(max_length=100)] = ()
@@ -144,6 +198,12 @@ class RejectBody(CommandBody, kw_only=True):
 
 
 class AnnualFiguresIn(AnnualFigures, frozen=True, forbid_unknown_fields=True):
+    total_output_yuan: Yuan | None = None
+    rd_investment_yuan: Yuan | None = None
+    quality_sme_count: Count | None = None
+    key_enterprise_count: Count | None = None
+    valid_invention_patents: Count | None = None
+
     def to_domain(self) -> AnnualFigures:
         return AnnualFigures(**msgspec.structs.asdict(self))
 
@@ -156,16 +216,20 @@ class AnnualReportBody(CommandBody, kw_only=True):
 class ScoreBody(CommandBody, kw_only=True):
     year: Year
     stage: ScoreStage
-    score: Decimal
+    score: Annotated[
+        Decimal,
+        msgspec.Meta(description="0–100 (XM Art. 13); the rulebook's range is checked by the "
+                     "rule (422 `score_out_of_range`)"),
+    ]
     failure_grounds: Annotated[tuple[Ground, ...], msgspec.Meta(max_length=5)] = ()
     correction: bool = False
 
-    def __post_init__(self) -> None:
-        if not self.score.is_finite():
-            raise ValueError("score must be a finite number")  # msgspec reports it as invalid
-
 
 class PlanLineIn(PlanLine, frozen=True, forbid_unknown_fields=True):
+    category: Annotated[str, text_meta(min_length=1, max_length=100)]
+    amount_fen: Fen
+    description: ShortText = ""
+
     def to_domain(self) -> PlanLine:
         return PlanLine(**msgspec.structs.asdict(self))
 
@@ -187,7 +251,7 @@ class SubsidyApprovalBody(CommandBody, kw_only=True):
 class PaymentBody(CommandBody, kw_only=True):
     funding_year: FundingYear
     amount_fen: Fen
-    voucher: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    voucher: Annotated[str, text_meta(min_length=1, max_length=64)]
 
 
 class MajorChangeBody(CommandBody, kw_only=True):
@@ -265,20 +329,20 @@ class EventHistory(msgspec.Struct, kw_only=True):
 # ---- eligibility -------------------------------------------------------------------------------
 
 
-class EligibilityRequest(Strict, kw_only=True):
+class EligibilityRequest(RequestBody, kw_only=True):
     """Figures to pre-check, and which rulebook version to apply: `rulebook_version` by id, or
     the version of `programme` in force on `on` (default: today)."""
 
     indicators: IndicatorsIn
     programme: Programme | None = None
-    rulebook_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
+    rulebook_version: Annotated[str, text_meta(min_length=1, max_length=50)] | None = None
     on: date | None = None
 
 
 # ---- calendar ----------------------------------------------------------------------------------
 
 
-class DayOverrideBody(Strict, kw_only=True):
+class DayOverrideBody(RequestBody, kw_only=True):
     working: bool
     note: ShortText = ""
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import psycopg
 
+from domain.errors import InvalidInput
 from projections.schema import VIEWS, tracking_table
 from projections.views import APPLICATION_NAME
 
@@ -95,15 +96,30 @@ def wait_for_position(conninfo: str, position: int, timeout: float) -> bool:
             delay = min(delay * 2, 0.2)
 
 
+HEAD_SQL = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
+
+
 async def await_position(pool: Any, position: int, timeout: float) -> bool:
-    """Wait until every view has processed `position`; False on timeout (asyncpg)."""
+    """Wait until every view has processed `position`; False on timeout (asyncpg).
+    A position the log has not reached is refused at once (`position_beyond_log_head`):
+    no wait would bring it, since a command returns a position only once it is written."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.01
+    head_checked = False
     while True:
         lowest = await pool.fetchval(LOWEST_POSITION_SQL)
         if lowest is not None and lowest >= position:
             return True
+        if not head_checked:
+            head = await pool.fetchval(HEAD_SQL)
+            if head < position:
+                raise InvalidInput(
+                    "position_beyond_log_head",
+                    f"log position {position} has not been written: the log ends at {head}",
+                    field="after", head=head,
+                )
+            head_checked = True
         remaining = deadline - loop.time()
         if remaining <= 0:
             return False

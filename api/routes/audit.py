@@ -26,6 +26,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from api.errors import READ_ERRORS, problem_responses
+from api.input_policy import INT64_MAX, query_date, query_instant
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor, Role
 from domain.case import CaseState
@@ -90,16 +91,6 @@ def check_may_read_log(actor: Actor, regions: Regions) -> None:
         )
 
 
-def _known_at(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput(
-            "known_at_needs_time_zone",
-            "known_at is an instant: give its time zone (e.g. 2025-06-01T08:00:00Z)",
-            field="known_at",
-        )
-    return value
-
-
 def _today() -> date:
     return datetime.now(UTC).date()
 
@@ -118,11 +109,14 @@ def _today() -> date:
 async def export_events(
     request: ActorRequest,
     after: Annotated[
-        int, QueryParameter(ge=0, description="Export the positions after this one")
+        int,
+        QueryParameter(ge=0, le=INT64_MAX, description="Export the positions after this one"),
     ] = 0,
     limit: Annotated[
         int | None,
-        QueryParameter(ge=1, description="At most this many events (default: up to the head)"),
+        QueryParameter(
+            ge=1, le=INT64_MAX, description="At most this many events (default: up to the head)"
+        ),
     ] = None,
 ) -> Stream:
     """Streams the same lines as `cluster-ledger export`: save the body to a file and run
@@ -161,7 +155,9 @@ class CheckpointList(msgspec.Struct, kw_only=True):
 )
 async def list_checkpoints(
     request: ActorRequest,
-    after: Annotated[int, QueryParameter(ge=0, description="Checkpoints after this position")] = 0,
+    after: Annotated[
+        int, QueryParameter(ge=0, le=INT64_MAX, description="Checkpoints after this position")
+    ] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHECKPOINTS)] = MAX_CHECKPOINTS,
 ) -> CheckpointList:
     """Each signature covers `cluster-ledger/checkpoint/v1|<position>|<hash>|<created_at>`
@@ -260,7 +256,8 @@ async def get_state_at(
     return await case_at_date(
         runtime.pool, runtime.call, runtime.ledger.mapper, cluster_id,
         lambda county: check_may_read(actor, county, regions),
-        today=_today(), as_of=as_of, known_at=_known_at(known_at), full=full,
+        today=_today(), as_of=query_date("as_of", as_of),
+        known_at=query_instant("known_at", known_at), full=full,
         heads=head_cache_of(runtime),
     )
 
@@ -281,10 +278,12 @@ async def get_diff(
 ) -> CaseDiff:
     """The case as of `from` and as of `to` (both as known at `known_at`, default now), the
     field paths that differ (`old` -> `new`; null where absent) and the events in between."""
+    query_date("from", from_date)
+    query_date("to", to_date)
     if to_date < from_date:
         raise InvalidInput("to_before_from", "`to` must not be earlier than `from`", field="to")
     runtime = runtime_of(request)
-    known = _known_at(known_at)
+    known = query_instant("known_at", known_at)
     async with runtime.pool.acquire() as conn:
         stored = await fetch_events(conn, cluster_id)
     before, after = await runtime.call(
@@ -390,7 +389,7 @@ async def board_as_of(
     `next_due_*` fields are not reconstructed and stay empty). Cases not yet applied for on
     that date are absent. Folds every case from the log: meant for occasional look-ups, not a
     hot path (the live board reads projections)."""
-    return await runtime.call(board_rows, runtime, as_of, _known_at(known_at), actor)
+    return await runtime.call(board_rows, runtime, as_of, known_at, actor)
 
 
 ROUTES = [export_events, list_checkpoints, get_state_at, get_diff]

@@ -27,6 +27,7 @@ from litestar import MediaType, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.errors import ApiError, problem_responses
+from api.input_policy import INT64_MAX, query_date, query_instant, query_text
 from api.routes.audit import board_as_of
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor
@@ -68,6 +69,7 @@ After = Annotated[
     int | None,
     QueryParameter(
         ge=0,
+        le=INT64_MAX,
         description="Read-your-writes: the `position` a command returned. The read waits until "
         "every view has processed it, or answers 503 with Retry-After.",
     ),
@@ -270,6 +272,9 @@ async def list_clusters_route(
     date), certification and validity, last annual report and score, next deadline. With
     `Accept: text/csv`, the page's items as CSV (next page in the `Link` header). With `as_of`
     and/or `known_at`, the board as it stood then, folded from the event log."""
+    on, due_before = query_date("on", on), query_date("due_before", due_before)
+    as_of, known_at = query_date("as_of", as_of), query_instant("known_at", known_at)
+    industry = query_text("industry", industry)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
@@ -395,6 +400,8 @@ async def list_deadlines_route(
     """Annual report, renewal, public-notice end, appeal window, appeal reply and fund-use
     notice end, by due date; `provisional` where the calendar did not know the year. With
     `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
+    on, due_before = query_date("on", on), query_date("due_before", due_before)
+    overdue_on = query_date("overdue_on", overdue_on)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
@@ -423,6 +430,7 @@ async def stats_route(
     """Cluster counts by status (as read on `on`), county, city and year of application;
     funding totals in fen by county, city and budget year. Restricted to the caller's
     jurisdiction."""
+    on = query_date("on", on)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)

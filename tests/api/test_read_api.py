@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import psycopg
 import pytest
 from litestar.testing import TestClient
 
@@ -25,6 +27,7 @@ from infra.application import ClusterLedger
 from infra.settings import Settings
 from projections.positions import wait_for_position
 from projections.queries import ClusterPage
+from projections.schema import VIEWS
 from tests.factories import (
     FJ_PROVINCE,
     JINJIANG,
@@ -328,12 +331,35 @@ def test_read_after_a_command_position_sees_the_command(
 
 def test_read_after_a_position_not_yet_projected_answers_503_with_retry_after(
     reads: TestClient[Any], seeded: dict[str, UUID], ledger: ClusterLedger,
-    province: dict[str, str],
+    province: dict[str, str], api_settings: Settings,
 ) -> None:
-    response = _get(reads, "/api/stats", province, after=_head(ledger) + 1_000_000)
+    # Every projector of the session waits for the status view's lock while this
+    # transaction holds it: the position below is written but not projected.
+    with psycopg.connect(api_settings.database_url or "") as blocker:
+        blocker.execute("SELECT pg_advisory_xact_lock(%s)", (VIEWS["status"].lock_key,))
+        written = ledger.apply_for_certification(
+            meta("county", GULOU, date(2025, 3, 4)),
+            _dossier("庚 鼓楼滞后", GULOU, industry=f"滞后{uuid.uuid4().hex[:6]}"),
+        ).position
+        response = _get(reads, "/api/stats", province, after=written)
+        blocker.rollback()
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["code"] == "projection_lagging"
+
+
+def test_read_after_a_position_beyond_the_log_head_is_refused_at_once(
+    reads: TestClient[Any], seeded: dict[str, UUID], ledger: ClusterLedger,
+    province: dict[str, str],
+) -> None:
+    started = time.monotonic()
+    response = _get(reads, "/api/stats", province, after=_head(ledger) + 1_000_000)
+    waited = time.monotonic() - started
+    assert response.status_code == 422
+    assert response.json()["code"] == "position_beyond_log_head"
+    assert response.json()["fields"] == ["after"]
+    # `reads` waits up to 1 s for a lagging view; this answer must not wait for it at all.
+    assert waited < 0.9
 
 
 # ---- funding, deadlines, statistics ------------------------------------------------------------
