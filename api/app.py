@@ -20,6 +20,7 @@ from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
 from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
+from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, database
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        complete_openapi(app.openapi_schema)  # before the document is first served
         with contextlib.ExitStack() as stack:
             if conn is not None:
                 info = conn

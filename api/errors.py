@@ -241,7 +241,14 @@ _DESCRIPTIONS: dict[int, str] = {
     " (`idempotency_key_reused`)",
     428: "Commands on an existing case need `If-Match` with the case's ETag"
     " (`precondition_required`)",
+    503: "The database cannot be reached just now (`database_unavailable`), or a read with"
+    " `after=` waited for views that are still behind (`projection_lagging`): retry after"
+    " `Retry-After` seconds; nothing was written",
 }
+
+
+def problem_description(status: int) -> str:
+    return _DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
@@ -250,7 +257,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         status: ResponseSpec(
             data_container=Problem,
             generate_examples=False,
-            description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            description=problem_description(status),
             media_type=PROBLEM_JSON,
         )
         for status in statuses

@@ -46,7 +46,9 @@ from domain.errors import InvalidInput
 FIRST_DATE = date(1990, 1, 1)
 LAST_DATE = date(2200, 12, 31)
 MAX_JSON_DEPTH = 32
-INT64_MAX = 2**63 - 1
+# Log positions and limits in queries: within PostgreSQL's bigint, and exact in every JSON
+# reader (a browser's numbers are doubles; the OpenAPI document's maximum is one too).
+MAX_POSITION = 2**53 - 1
 MAX_FEN = 10**13  # 1,000亿元: far above any subsidy; refuses overflowing sums
 MAX_COUNT = 10**15  # counts and yuan figures declared in a dossier or report
 MAX_DECIMAL = Decimal(10**15)
@@ -82,6 +84,9 @@ def text_meta(
         description=description,
         examples=examples,
         extra={_TEXT: kind},
+        # Documents what the policy refuses; the policy itself enforces it (with the position
+        # and the code point in its answer, which a pattern mismatch could not give).
+        extra_json_schema=None if pattern else {"pattern": _DOCUMENTED_PATTERN[kind]},
     )
 
 
@@ -112,6 +117,12 @@ _REFUSED = {
     TextKind.PARAGRAPH: re.compile(f"[{_CONTROL}{_BIDI}{_SURROGATES}\r]"),
 }
 _PARAGRAPH_BREAKS = re.compile("\r\n?")
+_DOCUMENTED_PATTERN = {  # JSON Schema (ECMA-262) spelling of what each kind accepts
+    TextKind.LINE: r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b-\u200f"
+    r"\u2060-\u2064\ufeff\u00ad\u061c]*$",
+    TextKind.PARAGRAPH: r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+    r"\u202a-\u202e\u2066-\u2069]*$",
+}
 
 
 def _character_code(char: str) -> str:

@@ -26,7 +26,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from api.errors import READ_ERRORS, problem_responses
-from api.input_policy import INT64_MAX, query_date, query_instant
+from api.input_policy import MAX_POSITION, query_date, query_instant
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor, Role
 from domain.case import CaseState
@@ -110,12 +110,12 @@ async def export_events(
     request: ActorRequest,
     after: Annotated[
         int,
-        QueryParameter(ge=0, le=INT64_MAX, description="Export the positions after this one"),
+        QueryParameter(ge=0, le=MAX_POSITION, description="Export the positions after this one"),
     ] = 0,
     limit: Annotated[
         int | None,
         QueryParameter(
-            ge=1, le=INT64_MAX, description="At most this many events (default: up to the head)"
+            ge=1, le=MAX_POSITION, description="At most this many events (default: up to the head)"
         ),
     ] = None,
 ) -> Stream:
@@ -156,7 +156,7 @@ class CheckpointList(msgspec.Struct, kw_only=True):
 async def list_checkpoints(
     request: ActorRequest,
     after: Annotated[
-        int, QueryParameter(ge=0, le=INT64_MAX, description="Checkpoints after this position")
+        int, QueryParameter(ge=0, le=MAX_POSITION, description="Checkpoints after this position")
     ] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_CHECKPOINTS)] = MAX_CHECKPOINTS,
 ) -> CheckpointList:

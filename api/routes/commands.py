@@ -52,26 +52,46 @@ class CommandHeaders(msgspec.Struct, frozen=True, kw_only=True):
 Preconditions = NamedDependency[CommandHeaders]  # a handler's `preconditions` parameter
 
 
+IF_MATCH_DESCRIPTION = (
+    'The ETag of the case version the command acts on, e.g. "7" (from GET /api/clusters/{id} '
+    "or the last command's response). Missing: 428 `precondition_required`; not a version: 400 "
+    "`invalid_if_match`; not the current version: 412 `stale_version`."
+)
+IDEMPOTENCY_DESCRIPTION = (
+    "A key unique per intended action (e.g. a UUID): a retry with the same key and body returns "
+    "the first response and writes nothing."
+)
+
+
 async def command_headers(
     if_match: Annotated[
         str | None,
         HeaderParameter(
-            name="If-Match",
-            description="The ETag of the case version the command acts on (from GET "
-            "/api/clusters/{id} or the last command). Required on an existing case.",
+            name="If-Match", description=IF_MATCH_DESCRIPTION, max_length=40,
+            required=True,  # documented as required; a missing one is answered 428, not 400
         ),
     ] = None,
     idempotency_key: Annotated[
         str | None,
         HeaderParameter(
-            name=IDEMPOTENCY_HEADER,
-            description="A key unique per intended action (e.g. a UUID): a retry with the same "
-            "key and body returns the first response and writes nothing.",
-            max_length=200,
+            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200
         ),
     ] = None,
 ) -> CommandHeaders:
+    """The headers of a command on an existing case."""
     return CommandHeaders(if_match=if_match, idempotency_key=idempotency_key)
+
+
+async def create_headers(
+    idempotency_key: Annotated[
+        str | None,
+        HeaderParameter(
+            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200
+        ),
+    ] = None,
+) -> CommandHeaders:
+    """The headers of a command that opens a case: there is no version to match yet."""
+    return CommandHeaders(if_match=None, idempotency_key=idempotency_key)
 
 
 _RESPONSE_HEADERS = [
@@ -103,7 +123,9 @@ def command_route(
         "tags": ["commands"],
         "guards": [may_issue],
         "opt": {"command": command},
-        "dependencies": {"preconditions": Provide(command_headers)},
+        "dependencies": {
+            "preconditions": Provide(create_headers if creates else command_headers)
+        },
         "responses": CREATE_ERRORS if creates else COMMAND_ERRORS,
         "response_headers": headers,
         "status_code": 201 if creates else 200,

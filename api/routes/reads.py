@@ -27,7 +27,7 @@ from litestar import MediaType, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.errors import ApiError, problem_responses
-from api.input_policy import INT64_MAX, query_date, query_instant, query_text
+from api.input_policy import MAX_POSITION, query_date, query_instant, query_text
 from api.routes.audit import board_as_of
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor
@@ -66,10 +66,10 @@ Cursor = Annotated[
     QueryParameter(max_length=500, description="The `next` value of the previous page"),
 ]
 After = Annotated[
-    int | None,
+    int,
     QueryParameter(
         ge=0,
-        le=INT64_MAX,
+        le=MAX_POSITION,
         description="Read-your-writes: the `position` a command returned. The read waits until "
         "every view has processed it, or answers 503 with Retry-After.",
     ),
@@ -152,9 +152,10 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-async def read_after(runtime: Runtime, after: int | None) -> None:
-    """Read-your-writes: wait until every view has processed `after`, or answer 503."""
-    if after is None:
+async def read_after(runtime: Runtime, after: int) -> None:
+    """Read-your-writes: wait until every view has processed `after`, or answer 503
+    (0, the default: no wait)."""
+    if after == 0:
         return
     if await await_position(runtime.pool, after, runtime.settings.read_wait_seconds):
         return
@@ -256,7 +257,7 @@ async def list_clusters_route(
     on: On = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    after: After = None,
+    after: After = 0,
     as_of: Annotated[
         date | None,
         QueryParameter(description="The board as it stood on this date (valid time), rebuilt "
@@ -321,7 +322,7 @@ async def list_funding_route(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    after: After = None,
+    after: After = 0,
 ) -> Response[FundingPage]:
     """Rows per cluster and funding year, amounts in fen, with totals per county, city and
     budget year over every row the filters select. With
@@ -345,7 +346,7 @@ async def list_funding_route(
     responses=READ_PROBLEMS,
 )
 async def cluster_funding_route(
-    request: ActorRequest, cluster_id: FromPath[UUID], after: After = None
+    request: ActorRequest, cluster_id: FromPath[UUID], after: After = 0
 ) -> Response[FundingPage]:
     """Every funding year of one cluster, with its totals; 404 if the board does not know the
     cluster, 403 if it lies outside the caller's jurisdiction."""
@@ -395,7 +396,7 @@ async def list_deadlines_route(
     on: On = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    after: After = None,
+    after: After = 0,
 ) -> Response[DeadlinePage]:
     """Annual report, renewal, public-notice end, appeal window, appeal reply and fund-use
     notice end, by due date; `provisional` where the calendar did not know the year. With
@@ -425,7 +426,7 @@ async def list_deadlines_route(
     responses=READ_PROBLEMS,
 )
 async def stats_route(
-    request: ActorRequest, region: Region = None, on: On = None, after: After = None
+    request: ActorRequest, region: Region = None, on: On = None, after: After = 0
 ) -> Summary:
     """Cluster counts by status (as read on `on`), county, city and year of application;
     funding totals in fen by county, city and budget year. Restricted to the caller's
