@@ -1,7 +1,18 @@
 """Audit sub-commands: export, verify, checkpoint.
 
 `verify` needs no database and no configuration: an auditor runs it on their own machine with
-the export file and the publisher's checkpoint public key.
+the export file and the publisher's checkpoint public key. Its exit code is its result, so that
+a script cannot take what was not checked for a pass:
+
+    0  OK: no problem, and the signed checkpoints verify with a key given (`--public-key`), or
+       with the file's own key when the auditor trusts it (`--trust-embedded-key`)
+    1  FAILED: problems found
+    2  a file could not be read (or bad usage)
+    3  UNPINNED: no problem, but the signatures were checked only against the key the file
+       names, and neither `--public-key` nor `--trust-embedded-key` was given
+    4  UNSIGNED: no problem, but no signed checkpoint in the file: the chain alone covers it
+
+A file `verify` cannot read is one line on stderr and exit 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,10 +20,21 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 from infra.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE, EXIT_UNPINNED, EXIT_UNSIGNED = 0, 1, 2, 3, 4
+_RESULT_EXIT = {
+    "ok": EXIT_OK, "failed": EXIT_FAILED, "unpinned": EXIT_UNPINNED, "unsigned": EXIT_UNSIGNED,
+}
+_MAX_KEY_BYTES = 64 * 1024  # a PEM public key is a few hundred bytes: anything longer is not one
+
+
+class _Unusable(Exception):
+    """A file the command cannot use: reported as one line, exit 2."""
 
 
 def register(subparsers: Any) -> None:
@@ -34,13 +56,19 @@ def register(subparsers: Any) -> None:
         "verify", help="verify an export offline: chain, signatures, replay, summary"
     )
     verify.add_argument("file", help="an export written by 'cluster-ledger export'")
-    verify.add_argument(
+    keys = verify.add_mutually_exclusive_group()
+    keys.add_argument(
         "--public-key", dest="public_keys", action="append", default=[], metavar="KEY",
         help="PEM file of the publisher's checkpoint public key (pins the signer); repeat it "
         "for the keys used before a rotation",
     )
+    keys.add_argument(
+        "--trust-embedded-key", action="store_true",
+        help="without --public-key: accept the key the file itself names (not pinned; the "
+        "result says so). Without either, verify ends UNPINNED, exit 3",
+    )
     verify.add_argument(
-        "--on", default=None, metavar="DATE",
+        "--on", default=None, type=_iso_date, metavar="DATE",
         help="date the status summary is read on (default: the export's date)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -62,6 +90,22 @@ def register(subparsers: Any) -> None:
         help="print the checkpoint public key (PEM) to hand to auditors, and exit",
     )
     checkpoint.set_defaults(handler=cmd_checkpoint)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _complain(command: str, message: str) -> int:
+    print(f"cluster-ledger {command}: {message}", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -104,22 +148,53 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    from datetime import date
+def _check_readable(path: Path, shown: str) -> None:
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise _Unusable(f"cannot read {shown}: {_reason(exc)}") from exc
 
+
+def _read_public_key(shown: str) -> str:
+    """The PEM text of an Ed25519 public key file, checked to be one."""
+    from domain.errors import ConfigError
+    from infra.audit.signing import CheckpointVerifier
+
+    not_a_key = f"cannot read {shown}: not an Ed25519 public key (PEM)"
+    try:
+        with Path(shown).open("rb") as handle:
+            data = handle.read(_MAX_KEY_BYTES + 1)
+    except OSError as exc:
+        raise _Unusable(f"cannot read {shown}: {_reason(exc)}") from exc
+    try:
+        if len(data) > _MAX_KEY_BYTES:
+            raise _Unusable(not_a_key)
+        pem = data.decode("utf-8")
+        CheckpointVerifier(pem)
+    except (UnicodeDecodeError, ConfigError):
+        raise _Unusable(not_a_key) from None
+    return pem
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
     from infra.audit.report import render_report
     from infra.audit.verify import verify_file
     from infra.progress import Progress
     from infra.rules import load_regions, load_rulebook
     from projections.folds import Rules
 
-    public_keys = [Path(path).read_text(encoding="utf-8") for path in args.public_keys]
-    on = date.fromisoformat(args.on) if args.on else None
+    path = Path(args.file)
+    try:
+        _check_readable(path, args.file)
+        public_keys = [_read_public_key(name) for name in args.public_keys]
+    except _Unusable as exc:
+        return _complain("verify", str(exc))
     rules = Rules(rulebook=load_rulebook(), regions=load_regions())
     with Progress("verify", unit="bytes", check_every=1 << 20) as progress:
         report = verify_file(
-            Path(args.file), rules, public_keys=public_keys, on=on, progress=progress,
-            processes=args.processes,
+            path, rules, public_keys=public_keys, trust_embedded_key=args.trust_embedded_key,
+            on=args.on, progress=progress, processes=args.processes,
         )
     if args.json:
         import msgspec
@@ -127,7 +202,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(report).decode()) + "\n")
     else:
         sys.stdout.write(render_report(report, args.file))
-    return 0 if report.ok else 1
+    return _RESULT_EXIT[report.result]
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
