@@ -12,13 +12,19 @@ a script cannot take what was not checked for a pass:
        names, and neither `--public-key` nor `--trust-embedded-key` was given
     4  UNSIGNED: no problem, but no signed checkpoint in the file: the chain alone covers it
 
-A file `verify` cannot read is one line on stderr and exit 2, never a traceback.
+A file a command cannot read or write is one line on stderr and exit 2, never a traceback.
+`export FILE` never overwrites without `--force`, and never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
+import secrets
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -49,6 +55,9 @@ def register(subparsers: Any) -> None:
     export.add_argument(
         "--to", dest="last", type=int, default=None, metavar="POSITION",
         help="last position to export (default: the head when the export starts)",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="overwrite FILE if it exists",
     )
     export.set_defaults(handler=cmd_export)
 
@@ -109,6 +118,24 @@ def _reason(exc: OSError) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    target = None if args.file == "-" else Path(args.file)
+    try:
+        if target is not None:
+            _check_writable(target, args.file, force=args.force)
+        return _export(args, target)
+    except _Unusable as exc:
+        return _complain("export", str(exc))
+
+
+def _check_writable(target: Path, shown: str, *, force: bool) -> None:
+    """Refused before any work (checked again, without a race, when the file is put in place)."""
+    if target.is_dir():
+        raise _Unusable(f"cannot write {shown}: Is a directory")
+    if not force and _exists(target):
+        raise _Unusable(f"{shown} already exists (pass --force to overwrite it)")
+
+
+def _export(args: argparse.Namespace, target: Path | None) -> int:
     import psycopg
     from psycopg import IsolationLevel
     from psycopg.rows import dict_row
@@ -122,12 +149,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     signer = signer_for(settings)
     after = max((args.first or 1) - 1, 0)
     with ExitStack() as stack:
-        conn = stack.enter_context(database(settings))
         out: IO[bytes]
-        if args.file == "-":
+        if target is None:
             out = sys.stdout.buffer
-        else:
-            out = stack.enter_context(Path(args.file).open("wb"))
+        else:  # first, so that a path it cannot write fails before the database starts
+            out = stack.enter_context(_whole_file(target, args.file, force=args.force))
+        conn = stack.enter_context(database(settings))
         progress = stack.enter_context(Progress("export", unit="positions"))
         db = stack.enter_context(psycopg.connect(conn.url, row_factory=dict_row))
         # One snapshot for the whole export, and no writes.
@@ -138,7 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             fingerprint=signer.fingerprint, progress=progress,
         )
         db.rollback()
-    if args.file != "-":
+    if target is not None:
         last = f"position {stats.last_position}" if stats.last_position else "no position"
         print(
             f"exported {stats.events} events and {stats.checkpoints} checkpoints up to {last} "
@@ -146,6 +173,78 @@ def cmd_export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _exists(path: Path) -> bool:
+    return path.is_symlink() or path.exists()
+
+
+class _Output(io.BufferedWriter):
+    """The export's file: a failed write is `_Unusable` (the disk is full), not a traceback."""
+
+    def __init__(self, raw: io.FileIO, shown: str) -> None:
+        super().__init__(raw)
+        self.shown = shown
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise _Unusable(f"cannot write {self.shown}: {_reason(exc)}") from exc
+
+    def finish(self) -> None:
+        try:
+            self.flush()
+            os.fsync(self.fileno())
+            self.close()
+        except OSError as exc:
+            raise _Unusable(f"cannot write {self.shown}: {_reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def _whole_file(target: Path, shown: str, *, force: bool) -> Iterator[IO[bytes]]:
+    """`target` as a whole or not at all: written to a temporary file beside it (same file
+    system) that takes its name only when the export has ended well; on any failure the
+    temporary file is removed and `target`, if it existed, is left as it was."""
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    try:
+        out = _Output(io.FileIO(temporary, "xb"), shown)
+    except OSError as exc:
+        raise _Unusable(f"cannot write {shown}: {_reason(exc)}") from exc
+    try:
+        yield out
+        out.finish()
+        _put_in_place(temporary, target, shown, force=force)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            out.close()
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def _put_in_place(temporary: Path, target: Path, shown: str, *, force: bool) -> None:
+    try:
+        if force:
+            os.replace(temporary, target)
+            return
+        try:
+            os.link(temporary, target)  # fails if `target` exists: never overwrites
+        except FileExistsError:
+            raise
+        except OSError:
+            # No hard links on this file system (FAT, some network shares): check, then rename.
+            if _exists(target):
+                raise FileExistsError(target) from None
+            os.replace(temporary, target)
+        else:
+            # The export is in place: a temporary name left behind is no reason to fail it.
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+    except FileExistsError:
+        raise _Unusable(f"{shown} already exists (pass --force to overwrite it)") from None
+    except OSError as exc:
+        raise _Unusable(f"cannot write {shown}: {_reason(exc)}") from exc
 
 
 def _check_readable(path: Path, shown: str) -> None:

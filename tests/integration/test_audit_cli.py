@@ -4,6 +4,8 @@ and the background checkpointer of the API process."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from infra.keys import generate_ed25519_pem
 from infra.settings import Settings
 from tests.factories import certified_fj, certified_xm, fj_dossier, fund_year_one
 from tests.integration.audit_support import AuditDatabase, fresh_database
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +263,107 @@ def test_verify_with_a_date_that_is_not_one_is_bad_usage(
         main(["verify", str(tmp_path / "log.ndjson"), "--on", "2025-13-01"])
     assert exited.value.code == 2
     assert "not a date (YYYY-MM-DD): '2025-13-01'" in capsys.readouterr().err
+
+
+# ---- export never overwrites, never leaves half a file ---------------------------------------
+
+
+def test_export_refuses_to_overwrite_an_existing_file(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = cli_env / "kept.ndjson"
+    export.write_text("an earlier export\n", encoding="utf-8")
+    assert main(["export", str(export)]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"cluster-ledger export: {export} already exists (pass --force to overwrite it)"
+    )
+    assert export.read_text(encoding="utf-8") == "an earlier export\n"
+    assert sorted(p.name for p in cli_env.iterdir() if p.name.startswith(".")) == []
+
+
+def test_export_with_force_overwrites_an_existing_file(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = cli_env / "replaced.ndjson"
+    export.write_text("an earlier export\n", encoding="utf-8")
+    assert main(["export", str(export), "--force"]) == 0
+    assert export.read_bytes().startswith(b'{"kind":"header"')
+    assert export.read_bytes().rstrip().splitlines()[-1].startswith(b'{"kind":"end"')
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("no-such-dir/log.ndjson", "No such file or directory"), (".", "Is a directory")],
+)
+def test_export_to_a_path_it_cannot_write_is_one_line_and_exit_2(
+    cli_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    path = tmp_path / name
+    assert main(["export", str(path)]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"cluster-ledger export: cannot write {path}: {reason}"
+    )
+
+
+_FILE_LIMIT_BLOCKS = 4  # `ulimit -f`: 512- or 1024-byte blocks, by shell: at most 4 KiB
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_export_that_fails_midway_leaves_no_half_written_file(
+    cli_env: Path, tmp_path: Path, existing: bool
+) -> None:
+    """The file system refuses the file midway (here: a file-size limit, as a full disk
+    would): nothing is left at the path, and an earlier file there stays as it was."""
+    whole = tmp_path / "whole.ndjson"
+    assert main(["export", str(whole)]) == 0
+    assert whole.stat().st_size > 2 * 1024 * _FILE_LIMIT_BLOCKS
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    export = out_dir / "log.ndjson"
+    if existing:
+        export.write_text("an earlier export\n", encoding="utf-8")
+    args = ["export", str(export), *(["--force"] if existing else [])]
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        ["/bin/sh", "-c", f'ulimit -f {_FILE_LIMIT_BLOCKS} && exec "$0" "$@"',
+         sys.executable, "-m", "infra.cli", *args],
+        capture_output=True, text=True, check=False, cwd=PROJECT_ROOT, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert _one_line(done.stderr) == f"cluster-ledger export: cannot write {export}: File too large"
+    if existing:
+        assert [p.name for p in out_dir.iterdir()] == ["log.ndjson"]
+        assert export.read_text(encoding="utf-8") == "an earlier export\n"
+    else:
+        assert list(out_dir.iterdir()) == []
+
+
+def test_verify_accepts_the_keys_of_before_and_after_a_rotation(
+    cli_env: Path, cli_db: AuditDatabase, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    assert main(["checkpoint", "--head"]) == 0
+    old_key = _public_key(cli_env, capsys)
+    monkeypatch.setenv("CLUSTER_LEDGER_DATA_DIR", str(tmp_path))  # a new key from now on
+    certified_fj(cli_db.ledger, fj_dossier("晋江市（换钥）产业集群"))
+    assert main(["checkpoint", "--head"]) == 0
+    new_key = _public_key(tmp_path, capsys)
+    export = tmp_path / "log.ndjson"
+    assert main(["export", str(export)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(export), "--public-key", str(new_key)]) == 1
+    assert "[unknown_checkpoint_key]" in capsys.readouterr().out
+    assert main(
+        ["verify", str(export), "--public-key", str(old_key), "--public-key", str(new_key)]
+    ) == 0
+
+
+def test_checkpoint_signs_every_fifth_entry(
+    cli_env: Path, cli_db: AuditDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["checkpoint"]) == 0
+    with psycopg.connect(cli_db.conn.url) as conn:
+        positions = [c.position for c in list_checkpoints(conn.cursor())]
+    assert {5, 10} <= set(positions)
 
 
 # ---- the API process's background checkpointer ---------------------------------------------------
