@@ -199,11 +199,16 @@ def measure_export_verify(ctx: Context) -> None:
         ))
 
 
-def _verify(ctx: Context, path: Path, processes: int = 2) -> ChildRun:
+def _verify(ctx: Context, path: Path, processes: int = 2, *, may_be_unsigned: bool = False
+            ) -> ChildRun:
+    # The export was just made here, with this run's key: trusting the key the file names does
+    # the same checks as pinning it.
     verify = run_cli(
-        ctx.conn, ctx.data_dir, "verify", str(path), "--json", "--processes", str(processes)
+        ctx.conn, ctx.data_dir, "verify", str(path), "--json", "--processes", str(processes),
+        "--trust-embedded-key",
     )
-    _check(verify, "verify")
+    if not (may_be_unsigned and verify.returncode == 4):  # 4: UNSIGNED, after the same work
+        _check(verify, "verify")
     return verify
 
 
@@ -215,7 +220,9 @@ def _export_verify(
     _check(export, "export")
     match = re.search(r"exported (\d+) events", export.stderr + export.stdout)
     events = int(match.group(1)) if match else (to or _log_head(ctx))
-    verify = _verify(ctx, path, processes)
+    # A first tenth of a small log may hold no checkpoint (one every
+    # CLUSTER_LEDGER_CHECKPOINT_EVERY entries; the head is signed): verify ends UNSIGNED.
+    verify = _verify(ctx, path, processes, may_be_unsigned=to is not None)
     return events, export, verify, path.stat().st_size
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.audit.verify import VerifyReport
+from infra.audit.verify import KEY_EMBEDDED_TRUSTED, VerifyReport
 
 
 def _yuan(fen: int) -> str:
@@ -70,8 +70,8 @@ def render_report(report: VerifyReport, source: str) -> str:
     elif not report.complete:
         add("  (no summary: a partial export lacks the cases' beginnings)")
     add("")
-    if report.ok:
-        add("RESULT: OK")
+    if report.result != "failed":
+        add(_result_line(report))
     else:
         add(
             f"RESULT: FAILED — {report.problem_count} problem(s); first bad position: "
@@ -83,3 +83,38 @@ def render_report(report: VerifyReport, source: str) -> str:
         if report.problem_count > len(report.problems):
             add(f"  ... and {report.problem_count - len(report.problems)} more")
     return "\n".join(out) + "\n"
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
+def _result_line(report: VerifyReport) -> str:
+    """The RESULT line of a report without problems: it names what was not checked."""
+    if report.result == "unsigned":
+        if not report.chain_only_events:
+            return "RESULT: UNSIGNED — the file holds no event and no signed checkpoint"
+        return (
+            f"RESULT: UNSIGNED — no signed checkpoint covers positions {report.chain_only_from}"
+            f"..{report.last_position} ({_events(report.chain_only_events)}): they are covered "
+            "by the chain only"
+        )
+    if report.result == "unpinned":
+        return (
+            "RESULT: UNPINNED — no problem found, but the signatures were not checked against "
+            "a pinned key, only against the one the file itself names; pass --public-key with "
+            "the publisher's key (or --trust-embedded-key to accept the file's)"
+        )
+    line = "RESULT: OK"
+    if report.key_source == KEY_EMBEDDED_TRUSTED:
+        line += (
+            " (signatures checked against the key embedded in the file, --trust-embedded-key; "
+            "not pinned)"
+        )
+    if report.chain_only_events:
+        line += (
+            f" — positions {report.chain_only_from}..{report.last_position} "
+            f"({_events(report.chain_only_events)}) after the last signed checkpoint (position "
+            f"{report.signed_through}) are covered by the chain only"
+        )
+    return line

@@ -7,7 +7,8 @@ in use are packed into a temporary file, and memory keeps ~100 bytes per case, s
    from the header's anchor; every stored chain hash must match (`infra.chain`);
 2. checkpoints: each signature must verify with the public key (given with `--public-key`, or,
    unpinned, the key the file names), and the signed hash must equal the chain entry at its
-   position;
+   position; the events after the last signed checkpoint are counted (the chain alone covers
+   them);
 3. replay: every event is decoded by the ledger's own codec (`infra.codec.decode_event`, what
    its mapper does) and applied to its `Cluster` aggregate with eventsourcing's `mutate`
    (the same code, and the same version sequence check, as loading the aggregate in the
@@ -28,6 +29,13 @@ rewriting the chain table breaks the chain at that position. An alterer who also
 the chain table is caught by the first signed checkpoint after the change (the position named
 is that checkpoint's). Events appended after the last checkpoint are only as trustworthy as
 the export itself: sign the head (`cluster-ledger checkpoint --head`) before exporting.
+
+The report's `result` says what the pass showed, and only that: `ok` (no problem; at least one
+signed checkpoint, verified with a key given, or with the file's own key when the caller trusts
+it explicitly), `failed` (problems found), `unsigned` (no problem, but no signed checkpoint in
+the file: nothing shows the events are the publisher's), `unpinned` (no problem, but the
+signatures were checked only against the key the file itself names, which whoever made the file
+chose).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -51,6 +59,7 @@ from eventsourcing.persistence import MapperDeserialisationError
 
 from domain.case import CaseState
 from domain.cluster import Cluster
+from domain.errors import ConfigError
 from infra.audit.format import (
     FORMAT,
     LINE_DECODER,
@@ -78,6 +87,13 @@ from projections.summary import Summary, merge_summaries, summarise
 
 MAX_PROBLEMS = 100  # listed in the report; all are counted
 
+# Where the key the signatures were checked with came from (`VerifyReport.key_source`).
+KEY_GIVEN = "argument"
+KEY_EMBEDDED = "export file (not pinned)"
+KEY_EMBEDDED_TRUSTED = "export file (--trust-embedded-key; not pinned)"
+
+Result = Literal["ok", "failed", "unsigned", "unpinned"]
+
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
     code: str
@@ -87,7 +103,8 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class VerifyReport(msgspec.Struct, kw_only=True):
-    ok: bool
+    ok: bool  # `result` is "ok"
+    result: Result = "failed"
     format: str | None = None
     exported_at: str | None = None
     after: int | None = None
@@ -99,8 +116,11 @@ class VerifyReport(msgspec.Struct, kw_only=True):
     last_hash: str | None = None
     checkpoints: int = 0
     checkpoints_verified: int = 0
+    signed_through: int | None = None  # position of the last verified checkpoint
+    chain_only_from: int | None = None  # first position after it (or the first one if none)
+    chain_only_events: int = 0  # events after it: covered by the chain only
     key_fingerprint: str | None = None
-    key_source: str | None = None  # "argument" or "export file (not pinned)"
+    key_source: str | None = None  # KEY_GIVEN, KEY_EMBEDDED or KEY_EMBEDDED_TRUSTED
     clusters: int = 0
     events_replayed: int = 0
     events_not_replayed: int = 0  # of cases opened before a partial export's range
@@ -156,15 +176,16 @@ class _ChainResult(msgspec.Struct, kw_only=True):
 class _ChainCheck:
     """Steps 1 and 2: the file's structure, the hash chain and the checkpoint signatures."""
 
-    def __init__(self, public_keys: Sequence[str]) -> None:
+    def __init__(self, public_keys: Sequence[str], *, trust_embedded_key: bool = False) -> None:
         self.findings = _Findings(_CHAIN)
+        self.trust_embedded_key = trust_embedded_key
         self.problem = self.findings.problem
         self.report = VerifyReport(ok=False)
         # Several keys: checkpoints signed before a key rotation stay verifiable.
         self.keys = {k.fingerprint: k for k in map(CheckpointVerifier, public_keys)}
         if self.keys:
             self.report.key_fingerprint = ", ".join(self.keys)
-            self.report.key_source = "argument"
+            self.report.key_source = KEY_GIVEN
         self.header: Header | None = None
         self.end: EndLine | None = None
         self.previous = b""  # chain hash of the last entry
@@ -211,10 +232,17 @@ class _ChainCheck:
         self.previous = bytes.fromhex(header.anchor.hash)
         self.last_position = header.anchor.position
         if not self.keys and header.public_key:
-            key = CheckpointVerifier(header.public_key)
+            try:
+                key = CheckpointVerifier(header.public_key)
+            except ConfigError as exc:
+                self.problem(
+                    "invalid_embedded_key", None,
+                    f"the header's public key is not an Ed25519 public key: {exc.message}",
+                )
+                return
             self.keys = {key.fingerprint: key}
             report.key_fingerprint = key.fingerprint
-            report.key_source = "export file (not pinned)"
+            report.key_source = KEY_EMBEDDED_TRUSTED if self.trust_embedded_key else KEY_EMBEDDED
 
     def event(self, line: EventLine) -> None:
         report = self.report
@@ -252,6 +280,9 @@ class _ChainCheck:
         self.last_stored_hash = stored
         if stored is not None:
             self.last_chain_hash = stored
+        if report.chain_only_from is None:
+            report.chain_only_from = position
+        report.chain_only_events += 1
 
     def missing(self, line: MissingLine) -> None:
         self.problem(
@@ -267,6 +298,8 @@ class _ChainCheck:
         self.previous = bytes.fromhex(line.hash)
         self.last_position = line.position
         self.last_stored_hash = self.last_chain_hash = line.hash
+        if self.report.chain_only_from is None:
+            self.report.chain_only_from = line.position
 
     def checkpoint(self, line: CheckpointLine) -> None:
         report = self.report
@@ -306,6 +339,10 @@ class _ChainCheck:
             )
         elif signed:
             report.checkpoints_verified += 1
+            # It pins every position of the file up to its own (each entry chains the last).
+            report.signed_through = position
+            report.chain_only_from = None
+            report.chain_only_events = 0
 
     def finish(self) -> _ChainResult:
         self.findings.stage = _FINISH
@@ -769,17 +806,34 @@ def _conclude(
     report.problem_count = sum(part.count for part in parts)
     firsts = [p.first_bad_position for p in parts if p.first_bad_position is not None]
     report.first_bad_position = min(firsts) if firsts else None
-    report.ok = report.problem_count == 0
+    report.result = _result(report)
+    report.ok = report.result == "ok"
     return report
+
+
+def _result(report: VerifyReport) -> Result:
+    """What the checks showed: problems first; then whether anything was signed at all (a
+    pinned key proves nothing without a signature); then whether the key was pinned."""
+    if report.problem_count:
+        return "failed"
+    if not report.checkpoints_verified:
+        return "unsigned"
+    if report.key_source == KEY_EMBEDDED:
+        return "unpinned"
+    return "ok"
 
 
 def verify_lines(
     lines: Iterable[bytes], rules: Rules, *, public_keys: Sequence[str] = (),
-    on: date | None = None, progress: Progress | None = None,
+    trust_embedded_key: bool = False, on: date | None = None, progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify an export given as lines of bytes; `on` dates the summary (default: the day the
-    export was made, so the figures match what the live projections showed that day)."""
-    chain, replay = _ChainCheck(public_keys), _Replay(rules)
+    export was made, so the figures match what the live projections showed that day).
+
+    Without `public_keys` the signatures are checked with the key the file names; the result
+    is then "unpinned" unless the caller trusts that key (`trust_embedded_key`)."""
+    chain = _ChainCheck(public_keys, trust_embedded_key=trust_embedded_key)
+    replay = _Replay(rules)
     with _no_cyclic_gc():
         _scan(lines, (chain, replay), progress)
         return _conclude(chain.finish(), [replay.finish(on)], on)
@@ -851,8 +905,9 @@ def _can_fork() -> bool:
 
 
 def verify_file(
-    path: Path, rules: Rules, *, public_keys: Sequence[str] = (), on: date | None = None,
-    progress: Progress | None = None, processes: int = 2,
+    path: Path, rules: Rules, *, public_keys: Sequence[str] = (),
+    trust_embedded_key: bool = False, on: date | None = None, progress: Progress | None = None,
+    processes: int = 2,
 ) -> VerifyReport:
     """Verify an export file. With `processes=2` (where processes can fork) a child process
     replays part of the cases (chosen by id) while this one checks the chain and signatures
@@ -863,10 +918,12 @@ def verify_file(
         progress.total = path.stat().st_size
     if processes < 2 or not _can_fork():
         return verify_lines(
-            _read_lines(path), rules, public_keys=public_keys, on=on, progress=progress
+            _read_lines(path), rules, public_keys=public_keys,
+            trust_embedded_key=trust_embedded_key, on=on, progress=progress,
         )
     context = multiprocessing.get_context("fork")
-    chain, replay = _ChainCheck(public_keys), _Replay(rules, _PARENT_SHARE)
+    chain = _ChainCheck(public_keys, trust_embedded_key=trust_embedded_key)
+    replay = _Replay(rules, _PARENT_SHARE)
     with _no_cyclic_gc():
         receive, send = context.Pipe(duplex=False)
         child = context.Process(

@@ -20,7 +20,7 @@ from api.routes.audit import board_as_of, board_rows
 from domain.actors import Actor, Role
 from domain.facts import AppealOutcome, Ground, ScoreStage
 from infra.application import ClusterLedger
-from infra.audit.checkpoints import create_due_checkpoints, signer_for
+from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints, signer_for
 from infra.audit.format import LINE_DECODER, EndLine, EventLine, Header
 from infra.audit.verify import verify_lines
 from infra.database import ConnectionInfo
@@ -120,8 +120,11 @@ def test_export_needs_a_token(client: TestClient[Any]) -> None:
 
 
 def test_exported_log_verifies_offline_with_the_published_key(
-    client: TestClient[Any], auth: Auth, overturned: UUID
+    client: TestClient[Any], auth: Auth, api_settings: Settings, migrated: ConnectionInfo,
+    overturned: UUID,
 ) -> None:
+    with psycopg.connect(migrated.url) as conn, conn.transaction():  # the head signed first
+        create_due_checkpoints(conn.cursor(), signer_for(api_settings), 10**9, head=True)
     key = client.get("/api/audit/checkpoints", headers=auth("county", SIMING)).json()
     body = client.get("/api/audit/events", headers=auth("auditor", FJ_PROVINCE)).content
     report = verify_lines(
@@ -130,6 +133,7 @@ def test_exported_log_verifies_offline_with_the_published_key(
         public_keys=[key["public_key"]],
     )
     assert report.ok, report.problems
+    assert report.checkpoints_verified >= 1
     assert report.complete
     assert report.summary is not None
 
@@ -169,8 +173,12 @@ def test_checkpoints_list_signed_head_with_the_public_key(
 ) -> None:
     signer = signer_for(api_settings)
     with psycopg.connect(migrated.url) as conn, conn.transaction():
-        made = create_due_checkpoints(conn.cursor(), signer, 10**9, head=True)
-    assert made
+        create_due_checkpoints(conn.cursor(), signer, 10**9, head=True)  # if not signed yet
+        row = conn.execute("SELECT max(notification_id) FROM ledger_chain").fetchone()
+        assert row is not None
+        head = int(row[0])
+        made = list_checkpoints(conn.cursor(), after=head - 1)
+    assert [c.position for c in made] == [head]
     response = client.get(
         "/api/audit/checkpoints", params={"after": made[-1].position - 1},
         headers=auth("county", SIMING),

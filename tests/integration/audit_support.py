@@ -69,25 +69,35 @@ def export_bytes(cur: psycopg.Cursor[Any], signer: CheckpointSigner, after: int 
     return out.getvalue()
 
 
-def verify_bytes(data: bytes, public_pem: str | None, on: date | None = None) -> VerifyReport:
+def verify_bytes(
+    data: bytes, public_pem: str | None, on: date | None = None, *,
+    trust_embedded_key: bool = False,
+) -> VerifyReport:
     """The report of one pass over `data`; it also checks that the other ways `verify` can run
     give the very same report: the file split over two processes (`verify_file`), and every
     case packed away between two of its events (`_Cases` with one live case, growing or
     not)."""
     keys = [public_pem] if public_pem else []
-    report = verify_lines(data.splitlines(keepends=True), rules(), public_keys=keys, on=on)
+    trust = trust_embedded_key
+    report = verify_lines(
+        data.splitlines(keepends=True), rules(), public_keys=keys, trust_embedded_key=trust,
+        on=on,
+    )
     expected = msgspec.json.encode(report)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.ndjson"
         path.write_bytes(data)
-        split = verify_file(path, rules(), public_keys=keys, on=on, processes=2)
+        split = verify_file(
+            path, rules(), public_keys=keys, trust_embedded_key=trust, on=on, processes=2
+        )
     assert msgspec.json.encode(split) == expected
     hot, stretch = verify_module._HOT_CASES, verify_module._STRETCH
     for every in (stretch, 2):  # 2: the live set grows as the log interleaves
         verify_module._HOT_CASES, verify_module._STRETCH = 1, every
         try:
             packed = verify_lines(
-                data.splitlines(keepends=True), rules(), public_keys=keys, on=on
+                data.splitlines(keepends=True), rules(), public_keys=keys,
+                trust_embedded_key=trust, on=on,
             )
         finally:
             verify_module._HOT_CASES, verify_module._STRETCH = hot, stretch

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +22,7 @@ from psycopg.rows import dict_row
 
 from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints
 from infra.audit.signing import CheckpointSigner
+from infra.audit.verify import KEY_EMBEDDED, KEY_EMBEDDED_TRUSTED, KEY_GIVEN
 from infra.chain import GENESIS, entry_hash, event_digest
 from infra.database import ConnectionInfo
 from infra.keys import generate_ed25519_pem
@@ -366,13 +368,85 @@ def test_forged_signature_is_refused(audit_log: Log, clean: bytes) -> None:
     assert [p.code for p in report.problems] == ["bad_signature"]
 
 
-def test_without_a_public_key_the_file_key_is_used_and_reported(
+def test_without_a_public_key_the_file_key_is_used_and_the_result_is_unpinned(
     audit_log: Log, clean: bytes
 ) -> None:
     report = verify_bytes(clean, None)
-    assert report.ok
-    assert report.key_source == "export file (not pinned)"
+    assert report.problem_count == 0
+    assert report.checkpoints_verified == report.checkpoints
+    assert report.key_source == KEY_EMBEDDED
     assert report.key_fingerprint == audit_log.signer.fingerprint
+    assert report.result == "unpinned"
+    assert not report.ok
+
+
+def test_trusting_the_file_key_explicitly_is_ok_and_reported(
+    audit_log: Log, clean: bytes
+) -> None:
+    report = verify_bytes(clean, None, trust_embedded_key=True)
+    assert report.result == "ok"
+    assert report.ok
+    assert report.key_source == KEY_EMBEDDED_TRUSTED
+    assert report.key_fingerprint == audit_log.signer.fingerprint
+
+
+def test_a_key_given_is_used_even_when_the_file_key_is_trusted(clean: bytes) -> None:
+    other = CheckpointSigner(generate_ed25519_pem()[0])
+    report = verify_bytes(clean, other.public_pem, trust_embedded_key=True)
+    assert report.key_source == KEY_GIVEN
+    assert report.result == "failed"
+    assert {p.code for p in report.problems} == {"unknown_checkpoint_key"}
+
+
+def test_a_file_key_that_is_not_a_key_is_a_problem_not_a_crash(clean: bytes) -> None:
+    lines = clean.splitlines(keepends=True)
+    header = msgspec.json.decode(lines[0])
+    header["public_key"] = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+    lines[0] = msgspec.json.encode(header) + b"\n"
+    report = verify_bytes(b"".join(lines), None, trust_embedded_key=True)
+    assert report.result == "failed"
+    assert report.problems[0].code == "invalid_embedded_key"
+    assert report.key_source is None
+
+
+def test_clean_export_with_a_signed_head_is_signed_through_its_end(
+    audit_log: Log, clean: bytes
+) -> None:
+    report = verify_bytes(clean, audit_log.signer.public_pem)
+    assert report.signed_through == audit_log.head
+    assert report.chain_only_from is None
+    assert report.chain_only_events == 0
+
+
+def test_events_after_the_last_checkpoint_are_counted_and_the_export_still_passes(
+    audit_log: Log,
+) -> None:
+    signed = audit_log.checkpoints[0].position
+    to = signed + 2
+    assert to not in {c.position for c in audit_log.checkpoints}
+    with psycopg.connect(audit_log.db.conn.url, row_factory=dict_row) as conn:
+        data = export_bytes(conn.cursor(), audit_log.signer, to=to)
+    report = verify_bytes(data, audit_log.signer.public_pem)
+    assert report.result == "ok"
+    assert report.signed_through == signed
+    assert report.chain_only_from == signed + 1
+    after_signed = [r for r in audit_log.rows if signed < r["notification_id"] <= to]
+    assert report.chain_only_events == len(after_signed) >= 1
+
+
+def test_range_without_a_signed_checkpoint_is_unsigned(audit_log: Log) -> None:
+    first_signed = audit_log.checkpoints[0].position
+    after = 1
+    with psycopg.connect(audit_log.db.conn.url, row_factory=dict_row) as conn:
+        data = export_bytes(conn.cursor(), audit_log.signer, after=after, to=first_signed - 1)
+    report = verify_bytes(data, audit_log.signer.public_pem)
+    assert report.problem_count == 0
+    assert report.checkpoints == 0
+    assert report.result == "unsigned"
+    assert not report.ok
+    assert report.signed_through is None
+    assert report.chain_only_from == report.first_position == after + 1
+    assert report.chain_only_events == report.events == first_signed - 1 - after
 
 
 def test_checkpoint_message_is_what_the_documentation_says(audit_log: Log) -> None:
