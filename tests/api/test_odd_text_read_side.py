@@ -29,6 +29,7 @@ from infra.cli import main
 from infra.database import ConnectionInfo
 from infra.settings import Settings
 from projections.positions import read_positions, wait_for_position
+from projections.queries import encode_cursor
 from projections.rebuild import open_view
 from projections.summary import Summary
 from projections.text import restore
@@ -221,6 +222,28 @@ def test_the_board_answers_with_the_escaped_text(odd: OddCases, auth: Auth) -> N
     )
     assert found.status_code == 200, found.text
     assert odd.nul in {UUID(item["id"]) for item in found.json()["items"]}
+
+
+def test_an_industry_search_for_text_postgresql_cannot_hold_finds_its_stored_form(
+    odd: OddCases, auth: Auth
+) -> None:
+    response = odd.client.get(
+        "/api/clusters", params={"industry": "城市\x00智能"}, headers=auth("county", SIMING)
+    )
+    assert response.status_code == 200, response.text
+    assert [UUID(item["id"]) for item in response.json()["items"]] == [odd.xm]
+
+
+def test_a_cursor_with_text_postgresql_cannot_hold_is_not_one_the_board_returned(
+    odd: OddCases, auth: Auth
+) -> None:
+    cursor = encode_cursor(["晋江\x00", str(odd.nul)])
+    response = odd.client.get(
+        "/api/clusters", params={"sort": "name", "cursor": cursor},
+        headers=auth("county", JINJIANG),
+    )
+    assert response.status_code == 422, response.text  # as any cursor not from this list
+    assert response.json()["code"] == "invalid_cursor"
 
 
 def test_funding_and_deadlines_answer_with_the_escaped_text(odd: OddCases, auth: Auth) -> None:
