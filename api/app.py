@@ -26,6 +26,7 @@ from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, database
 from infra.keys import dev_key_pair
 from infra.migrations import migrate
+from infra.rules import load_regions
 from infra.settings import Settings
 
 # Each module exposes ROUTES, a list of its route handlers.
@@ -94,7 +95,10 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             finally:
                 await pool.close()
 
-    verifier = TokenVerifier(_jwt_public_key(settings), settings.jwt_issuer, settings.jwt_audience)
+    verifier = TokenVerifier(
+        _jwt_public_key(settings), settings.jwt_issuer, settings.jwt_audience,
+        regions=load_regions(),  # the role/jurisdiction-level check of every token
+    )
 
     def on_app_init(config: AppConfig) -> AppConfig:
         config.state["token_verifier"] = verifier

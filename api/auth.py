@@ -1,7 +1,9 @@
 """Bearer-token authentication: signed JWTs (EdDSA / Ed25519), expiry enforced.
 
 Deny by default: the middleware authenticates every route except the public ones listed in
-`PUBLIC_PATHS`; a missing or bad token is 401 before any handler runs. Guards then refuse, before
+`PUBLIC_PATHS`; a missing or bad token is 401 before any handler runs, and so is a token whose
+role may not hold its jurisdiction's level (a "county" naming the province: 401
+`invalid_token_claims`, from the domain's table `JURISDICTION_LEVELS`). Guards then refuse, before
 the body is even read, a role that may never issue the route's command (`may_issue`, from the
 domain's permission table) or a non-administrator on an administrator's route (`admin_only`).
 The application service checks again, per programme and jurisdiction, when the command runs.
@@ -21,9 +23,10 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from api.errors import ApiError
 from domain.actors import Actor, Role
-from domain.errors import NotAllowed
-from domain.permissions import Command, allowed_roles
+from domain.errors import InvalidInput, NotAllowed
+from domain.permissions import Command, RegionLookup, allowed_roles, check_jurisdiction_level
 from domain.rulebook import Programme
 
 ALGORITHM = "EdDSA"
@@ -51,6 +54,13 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 
+class InvalidTokenClaims(ApiError, NotAuthorizedException):
+    """401 `invalid_token_claims`: a validly signed token whose claims do not fit together."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, "invalid_token_claims", f"invalid token: {detail}")
+
+
 class _Verified(msgspec.Struct, frozen=True):
     actor: Actor
     not_before: float  # the token's `iat` / `nbf`, whichever is later (-inf if neither)
@@ -58,7 +68,8 @@ class _Verified(msgspec.Struct, frozen=True):
 
 
 class TokenVerifier:
-    """Verifies bearer tokens: signature, issuer, audience, required claims, expiry.
+    """Verifies bearer tokens: signature, issuer, audience, required claims, expiry, and that
+    the role may hold the jurisdiction's level (`regions`: the region table).
 
     A token is an immutable string: once its signature and claims have been verified, only the
     clock can change the verdict. So the verifier keeps the last `cache_size` tokens it accepted,
@@ -67,13 +78,17 @@ class TokenVerifier:
     full otherwise, which also gives the exact error. Rejected tokens are never cached.
     """
 
-    def __init__(self, public_pem: str, issuer: str, audience: str, cache_size: int = 1024) -> None:
+    def __init__(
+        self, public_pem: str, issuer: str, audience: str, *, regions: RegionLookup,
+        cache_size: int = 1024,
+    ) -> None:
         self._key: Any = public_pem
         with contextlib.suppress(jwt.PyJWTError, ValueError, TypeError):
             # Parse the PEM once; a key PyJWT would reject stays a string and fails per request.
             self._key = jwt.get_algorithm_by_name(ALGORITHM).prepare_key(public_pem)
         self._issuer = issuer
         self._audience = audience
+        self._regions = regions
         self._cache_size = cache_size
         self._cache: dict[str, _Verified] = {}
 
@@ -112,6 +127,10 @@ class TokenVerifier:
             )
         except (KeyError, ValueError):
             raise NotAuthorizedException("token lacks a valid role or jurisdiction") from None
+        try:
+            check_jurisdiction_level(actor.role, actor.jurisdiction, self._regions)
+        except InvalidInput as exc:
+            raise InvalidTokenClaims(exc.message) from None
         # jwt.decode has checked that these are integers where present.
         bounds = [int(claims[c]) for c in ("iat", "nbf") if c in claims]
         return _Verified(

@@ -2,6 +2,9 @@
 
 Deny by default: a command absent from the table, or a role absent from its entry, is refused.
 Jurisdiction is checked separately against the region table (a user acts only inside their area).
+Which level of jurisdiction each role may hold at all is data too (`JURISDICTION_LEVELS`):
+a token whose role and jurisdiction do not fit is refused before anything else
+(`check_jurisdiction_level`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from domain.actors import Actor, Role
-from domain.errors import NotAllowed
+from domain.errors import InvalidInput, NotAllowed
+from domain.regions import Level, Region
 from domain.rulebook import Programme
 
 
@@ -76,6 +80,51 @@ PERMISSIONS: Mapping[Command, Mapping[Programme, frozenset[Role]]] = {
 }
 
 READ_ROLES = frozenset(Role)  # every role may read what lies in its jurisdiction
+
+
+# role -> the levels of jurisdiction (GB/T 2260 code) a user of that role may hold. DOMAIN.md,
+# "Actors"; Pingtan's one code is both a county and, for FJ, a city (FJ Art. 4: 各设区市（含平潭）).
+JURISDICTION_LEVELS: Mapping[Role, frozenset[Level]] = {
+    R.COUNTY: frozenset({"county"}),  # the county/district department (applicant, XM district)
+    R.CITY: frozenset({"city"}),  # the city department (FJ Art. 12, 15; XM Art. 7, 10, 15)
+    R.PROVINCE: frozenset({"province"}),  # 省工信厅 (FJ Art. 13, 14, 16)
+    R.MIIT_RECORDER: frozenset({"city"}),  # the city bureau records MIIT's decisions (XM Art. 7-8)
+    R.OPERATING_UNIT: frozenset({"county"}),  # designated by its district (XM Art. 6)
+    R.AUDITOR: frozenset({"province", "city", "county"}),  # engaged at any level (XM Art. 16)
+    R.ADMIN: frozenset({"province"}),  # the calendar and operations: province-wide
+}
+
+
+class RegionLookup(Protocol):
+    def get(self, code: str) -> Region: ...
+
+
+def jurisdiction_levels(region: Region) -> frozenset[Level]:
+    """The levels a division stands at: its own, and city too for a county that acts as one."""
+    if region.level == "county" and region.acts_as_city:
+        return frozenset({"county", "city"})
+    return frozenset({region.level})
+
+
+def check_jurisdiction_level(role: Role, code: str, regions: RegionLookup) -> None:
+    """Refuse a jurisdiction not in the region table, or not of a level the role may hold."""
+    try:
+        region = regions.get(code)
+    except InvalidInput:
+        raise InvalidInput(
+            "unknown_jurisdiction",
+            f"jurisdiction {code!r} is not a division in the region table",
+            role=str(role), jurisdiction=code,
+        ) from None
+    allowed = JURISDICTION_LEVELS[role]
+    levels = jurisdiction_levels(region)
+    if not levels & allowed:
+        raise InvalidInput(
+            "jurisdiction_level_mismatch",
+            f"role {role} may hold only a {' or '.join(sorted(allowed))}-level jurisdiction; "
+            f"{code} ({region.name}) is {' and '.join(sorted(levels))}-level",
+            role=str(role), jurisdiction=code, level=sorted(levels), allowed=sorted(allowed),
+        )
 
 
 class Coverage(Protocol):

@@ -8,6 +8,10 @@ in memory (`fold_log`) obtains the same rows.
 An event this module does not know stops the fold with `UnhandledEvent`: nothing is skipped.
 Events of other aggregates that carry nothing for these views are listed in `IGNORED_EVENTS`.
 
+Every free text a fold takes from an event goes through `projections.text.storable` (U+0000
+and lone surrogates, which PostgreSQL cannot store, in a visible escaped form): a view never
+stops on a stored text.
+
 The digest is stored by the views: changing what a fold computes means rebuilding the views
 (`cluster-ledger project rebuild NAME`).
 """
@@ -36,6 +40,7 @@ from domain.regions import Regions
 from domain.rulebook import Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
 from domain.voucher import VoucherIndex
+from projections.text import storable, storable_or_none
 
 EXPIRED = "expired"
 
@@ -295,13 +300,13 @@ def _applied(event: Any, rules: Rules) -> ClusterDigest:
     county = dossier.county_code
     return ClusterDigest(
         cluster_id=event.originator_id,
-        name=dossier.name,
+        name=storable(dossier.name),
         programme=str(dossier.programme),
         province_code=county[:2] + "0000",
         city_code=rules.regions.city_of(county).code,
         county_code=county,
-        leading_industry=dossier.leading_industry,
-        operating_unit=dossier.operating_unit,
+        leading_industry=storable(dossier.leading_industry),
+        operating_unit=storable_or_none(dossier.operating_unit),
         status=str(Status.APPLIED),
         applied_on=event.meta.effective_date,
         rulebook_version=event.rulebook_version,
@@ -448,7 +453,7 @@ def _subsidy_approved(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDig
 def _subsidy_paid(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
     funding = _funding_year(digest, event)
     payment = Payment(
-        voucher=event.voucher_number, paid_on=event.meta.effective_date,
+        voucher=storable(event.voucher_number), paid_on=event.meta.effective_date,
         amount_fen=event.amount_fen,
     )
     return _with_funding(digest, replace(funding, payments=(*funding.payments, payment)))
@@ -457,9 +462,9 @@ def _subsidy_paid(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
 @_folds(Cluster.MajorChangeReported)
 def _major_change(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
     if event.kind == ChangeKind.LEADING_INDUSTRY:
-        return replace(digest, leading_industry=event.new_value)
+        return replace(digest, leading_industry=storable(event.new_value))
     if event.kind == ChangeKind.OPERATING_UNIT:
-        return replace(digest, operating_unit=event.new_value)
+        return replace(digest, operating_unit=storable(event.new_value))
     return digest  # a change of spatial scope is recorded; no column shows it
 
 

@@ -42,6 +42,7 @@ from infra.database import ConnectionInfo
 from projections.folds import EXPIRED, DeadlineKind, FundingRow, Payment
 from projections.schema import DEADLINES, FUNDING, STATUS
 from projections.summary import FundingTotal, StatusCount, Summary
+from projections.text import storable
 
 STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
 PROGRAMME_VALUES = frozenset(str(p) for p in Programme)
@@ -144,6 +145,8 @@ def decode_cursor(cursor: str, parsers: Sequence[Callable[[str], Any]]) -> list[
 
 
 def _text(value: str) -> str:
+    if "\x00" in value:  # never in a cursor this list returned: no stored text holds U+0000
+        raise ValueError("U+0000 in a cursor")
     return value
 
 
@@ -330,7 +333,9 @@ async def list_clusters(
             field="status",
         )
     values: dict[str, Any] = {
-        "prefix": prefix, "programme": filters.programme, "industry": filters.industry,
+        "prefix": prefix, "programme": filters.programme,
+        # The view holds the storable form of the industry (`projections.text`): search that.
+        "industry": filters.industry and storable(filters.industry),
         "due_before": filters.due_before,
     }
     if cursor is not None:

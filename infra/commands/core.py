@@ -90,10 +90,16 @@ def issuer(settings: Settings) -> Any:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from domain.permissions import check_jurisdiction_level
+    from infra.rules import load_regions
+
+    role = Role(args.role)
+    # A token the API would refuse is not minted: one line, exit 2 (`infra.cli.main`).
+    check_jurisdiction_level(role, args.jurisdiction, load_regions())
     settings = Settings.from_env()
     actor = Actor(
         user_id=args.user,
-        role=Role(args.role),
+        role=role,
         organisation=args.organisation,
         jurisdiction=args.jurisdiction,
     )

@@ -98,11 +98,14 @@ def test_province_level_log_readers_may_export(
     assert any(isinstance(line, EventLine) and line.cluster_id == overturned for line in lines)
 
 
-@pytest.mark.parametrize("role", ["county", "city", "operating_unit", "miit_recorder"])
+@pytest.mark.parametrize(
+    ("role", "jurisdiction"),
+    [("county", SIMING), ("city", XIAMEN), ("operating_unit", SIMING), ("miit_recorder", XIAMEN)],
+)
 def test_case_roles_may_not_read_the_whole_log(
-    client: TestClient[Any], auth: Auth, role: str
+    client: TestClient[Any], auth: Auth, role: str, jurisdiction: str
 ) -> None:
-    response = client.get("/api/audit/events", headers=auth(role, XIAMEN))
+    response = client.get("/api/audit/events", headers=auth(role, jurisdiction))
     assert response.status_code == 403
     assert response.json()["code"] == "log_reader_role"
 

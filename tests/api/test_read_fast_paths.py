@@ -232,7 +232,7 @@ def _claims(**extra: Any) -> dict[str, Any]:
 
 def test_a_verified_token_is_accepted_again_until_it_expires(jwt_keys: tuple[str, str]) -> None:
     private, public = jwt_keys
-    verifier = TokenVerifier(public, ISSUER, AUDIENCE)
+    verifier = TokenVerifier(public, ISSUER, AUDIENCE, regions=load_regions())
     expires = int(time.time()) + 2
     token = jwt.encode(_claims(exp=expires), private, algorithm=ALGORITHM)
     first = verifier.verify(token)
@@ -245,7 +245,7 @@ def test_a_verified_token_is_accepted_again_until_it_expires(jwt_keys: tuple[str
 
 def test_rejected_tokens_are_rejected_every_time(jwt_keys: tuple[str, str]) -> None:
     private, public = jwt_keys
-    verifier = TokenVerifier(public, ISSUER, AUDIENCE)
+    verifier = TokenVerifier(public, ISSUER, AUDIENCE, regions=load_regions())
     good = jwt.encode(_claims(), private, algorithm=ALGORITHM)
     tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
     future = jwt.encode(_claims(nbf=int(time.time()) + 3600), private, algorithm=ALGORITHM)
@@ -260,7 +260,7 @@ def test_rejected_tokens_are_rejected_every_time(jwt_keys: tuple[str, str]) -> N
 
 def test_the_token_cache_is_bounded(jwt_keys: tuple[str, str]) -> None:
     private, public = jwt_keys
-    verifier = TokenVerifier(public, ISSUER, AUDIENCE, cache_size=3)
+    verifier = TokenVerifier(public, ISSUER, AUDIENCE, regions=load_regions(), cache_size=3)
     issuer = TokenIssuer(private, ISSUER, AUDIENCE)
     tokens = [
         issuer.mint(Actor(user_id=f"u{i}", role=Role.COUNTY, organisation="",
@@ -276,6 +276,6 @@ def test_a_verifier_with_an_unusable_key_refuses_every_token(
     jwt_keys: tuple[str, str],
 ) -> None:
     private, _ = jwt_keys
-    verifier = TokenVerifier("not a key", ISSUER, AUDIENCE)
+    verifier = TokenVerifier("not a key", ISSUER, AUDIENCE, regions=load_regions())
     with pytest.raises(NotAuthorizedException, match="invalid token"):
         verifier.verify(jwt.encode(_claims(), private, algorithm=ALGORITHM))
