@@ -42,7 +42,6 @@ from infra.database import ConnectionInfo
 from projections.folds import EXPIRED, DeadlineKind, FundingRow, Payment
 from projections.schema import DEADLINES, FUNDING, STATUS
 from projections.summary import FundingTotal, StatusCount, Summary
-from projections.text import storable
 
 STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
 PROGRAMME_VALUES = frozenset(str(p) for p in Programme)
@@ -334,8 +333,9 @@ async def list_clusters(
         )
     values: dict[str, Any] = {
         "prefix": prefix, "programme": filters.programme,
-        # The view holds the storable form of the industry (`projections.text`): search that.
-        "industry": filters.industry and storable(filters.industry),
+        # The view holds, and the board shows, the storable form of the industry
+        # (`projections.text`); a search (which passed the edge's text policy) matches it.
+        "industry": filters.industry,
         "due_before": filters.due_before,
     }
     if cursor is not None:

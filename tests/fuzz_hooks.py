@@ -27,7 +27,7 @@ from typing import Any
 import schemathesis
 
 _TOKENS: dict[str, Any] = json.loads(os.environ.get("CLUSTER_LEDGER_FUZZ_TOKENS", "{}"))
-_RANDOM = random.Random(os.environ.get("CLUSTER_LEDGER_FUZZ_SEED", "1"))
+_RANDOM = random.Random(os.environ.get("CLUSTER_LEDGER_FUZZ_SEED", "1"))  # noqa: S311 - test data
 _COUNTY_BY_PROGRAMME = {"XM": "350203", "FJ": "350582"}
 
 
@@ -43,7 +43,7 @@ def _open_case_token(case: Any) -> str | None:
 
 
 @schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:  # noqa: ARG001
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     operation_id = case.operation.definition.raw.get("operationId", "")
     headers = case.headers
     if headers is None or not str(headers.get("Authorization", "")).startswith("Bearer "):

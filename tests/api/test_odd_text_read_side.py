@@ -19,12 +19,14 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+import psycopg
 import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
 from domain.facts import ChangeKind
 from infra.application import ClusterLedger
+from infra.audit.checkpoints import create_due_checkpoints, signer_for
 from infra.cli import main
 from infra.database import ConnectionInfo
 from infra.settings import Settings
@@ -66,6 +68,7 @@ ORDINARY_NAME = "晋江市（寻常）运动鞋产业集群"
 
 class OddCases(msgspec.Struct, kw_only=True):
     conn: ConnectionInfo
+    settings: Settings
     ledger: ClusterLedger
     client: TestClient[Any]
     nul: UUID  # FJ, certified: name with U+0000, industry with BEL
@@ -118,7 +121,9 @@ def odd(
     app = create_app(settings, conn=database.conn)
     with TestClient(app, raise_server_exceptions=False) as client:
         _settle(database.ledger, database.conn)
-        yield OddCases(conn=database.conn, ledger=database.ledger, client=client, **ids)
+        yield OddCases(
+            conn=database.conn, settings=settings, ledger=database.ledger, client=client, **ids
+        )
 
 
 def _settle(ledger: ClusterLedger, conn: ConnectionInfo) -> int:
@@ -224,11 +229,18 @@ def test_the_board_answers_with_the_escaped_text(odd: OddCases, auth: Auth) -> N
     assert odd.nul in {UUID(item["id"]) for item in found.json()["items"]}
 
 
-def test_an_industry_search_for_text_postgresql_cannot_hold_finds_its_stored_form(
+def test_an_industry_search_finds_the_stored_form_and_refuses_a_nul(
     odd: OddCases, auth: Auth
 ) -> None:
-    response = odd.client.get(
+    """The edge's text policy refuses a NUL typed into a search (422); the stored form
+    (the six characters `\\u0000`) is what the board shows, and searching it finds the case."""
+    refused = odd.client.get(
         "/api/clusters", params={"industry": "城市\x00智能"}, headers=auth("county", SIMING)
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "text_control_character"
+    response = odd.client.get(
+        "/api/clusters", params={"industry": "城市\\u0000智能"}, headers=auth("county", SIMING)
     )
     assert response.status_code == 200, response.text
     assert [UUID(item["id"]) for item in response.json()["items"]] == [odd.xm]
@@ -311,6 +323,8 @@ def test_the_board_as_of_a_date_answers(odd: OddCases, auth: Auth) -> None:
 
 
 def test_the_audit_export_of_the_log_verifies(odd: OddCases, auth: Auth) -> None:
+    with psycopg.connect(odd.conn.url) as conn, conn.transaction():  # the head signed first
+        create_due_checkpoints(conn.cursor(), signer_for(odd.settings), 10**9, head=True)
     key = odd.client.get("/api/audit/checkpoints", headers=auth("county", JINJIANG)).json()
     export = odd.client.get("/api/audit/events", headers=auth("auditor", FJ_PROVINCE))
     assert export.status_code == 200, export.text
