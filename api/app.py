@@ -15,6 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Message, Scope
 
 from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
@@ -72,7 +73,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        complete_openapi(app.openapi_schema)  # before the document is first served
+        complete_openapi(app)  # before the document is first served
         with contextlib.ExitStack() as stack:
             if conn is not None:
                 info = conn
@@ -118,7 +119,8 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS]),
         ],
         before_request=refuse_deep_json,  # before any body is decoded
-        before_send=[log_request],  # one structlog line per response, errors included
+        # One structlog line per response, errors included; OPTIONS naming every method.
+        before_send=[allow_every_method, log_request],
         openapi_config=OpenAPIConfig(
             title="Cluster Ledger API",
             version="0.1.0",
@@ -144,3 +146,20 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
         request_max_body_size=settings.max_request_bytes,
         debug=False,
     )
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """`before_send` hook: the `Allow` of an automatic OPTIONS answer names every method of the
+    path. (Litestar builds that answer when a path's first handler is registered and keeps it
+    when handlers from another module join the path: `/api/clusters` answered `OPTIONS, POST`
+    without GET.)"""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    methods = scope["litestar_app"].route_handler_method_map.get(scope.get("path_template"))
+    if not methods:
+        return
+    allow = ", ".join(sorted(methods)).encode()
+    message["headers"] = [
+        (name, allow if name.lower() == b"allow" else value)
+        for name, value in message.get("headers") or []
+    ]

@@ -231,7 +231,8 @@ _DESCRIPTIONS: dict[int, str] = {
     401: "No bearer token, or an invalid or expired one (`unauthenticated`)",
     403: "The caller's role may not do this, or the case lies outside their jurisdiction"
     " (`role_not_permitted`, `outside_jurisdiction`, `command_not_in_programme`)",
-    404: "No such cluster case (`cluster_not_found`) or rulebook entry",
+    404: "No such cluster case (`cluster_not_found`), or no rulebook version in force on the"
+    " date given (`no_rulebook_in_force`)",
     409: "The case is not in a state that allows this step (e.g. `wrong_state`), or another"
     " command changed it at the same moment (`concurrent_update`: re-read and retry)",
     412: "`If-Match` names a version that is no longer current (`stale_version`)",
@@ -265,5 +266,5 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
-CREATE_ERRORS = problem_responses(400, 401, 403, 409, 413, 422)
+CREATE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)  # 404: no rulebook in force
 READ_ERRORS = problem_responses(400, 401, 403, 404)

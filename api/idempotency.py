@@ -35,7 +35,7 @@ from infra.recorder import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
+KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, no spaces
 
 
 class StoredResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +75,7 @@ class Gate(msgspec.Struct, frozen=True, kw_only=True):
         if header is None:
             return None
         key = header.strip()
-        if not _KEY.match(key):
+        if not KEY.match(key):
             raise ApiError(
                 400,
                 "invalid_idempotency_key",

@@ -90,6 +90,12 @@ def text_meta(
     )
 
 
+def date_meta() -> msgspec.Meta:
+    """A date of a request: enforced by the walk, its range documented. (Not as a pattern on
+    the year: beside `format: date`, generators then throw away most dates they draw.)"""
+    return msgspec.Meta(description=f"a date from {FIRST_DATE} to {LAST_DATE}")
+
+
 def decimal_meta(
     minimum: Decimal | int, maximum: Decimal | int, *, description: str | None = None
 ) -> msgspec.Meta:

@@ -28,6 +28,7 @@ from api.input_policy import (
     MAX_COUNT,
     MAX_FEN,
     TextKind,
+    date_meta,
     decimal_meta,
     enforce,
     text_meta,
@@ -65,6 +66,7 @@ DocumentNumber = Annotated[
     str, text_meta(min_length=1, max_length=100, description="文号, as on the document")
 ]
 Year = Annotated[int, msgspec.Meta(ge=1990, le=2200)]
+Day = Annotated[date, date_meta()]
 FundingYear = Annotated[int, msgspec.Meta(ge=1, le=3, description="year 1 to 3 of the subsidy")]
 Fen = Annotated[
     int,
@@ -100,7 +102,7 @@ class RequestBody(Strict, kw_only=True):
 class CommandBody(RequestBody, kw_only=True):
     """Provenance every command records beside its facts (DOMAIN.md, "Lifecycle")."""
 
-    effective_date: date  # the date on the decision document (valid time)
+    effective_date: Day  # the date on the decision document (valid time)
     document_number: DocumentNumber | None = None
     comment: LongText = ""  # the reason, where a decision needs one
     attachments: Annotated[tuple[Sha256Hex, ...], msgspec.Meta(max_length=50)] = ()
@@ -270,7 +272,7 @@ class RenewalDecisionBody(CommandBody, kw_only=True):
 
 class RevocationBody(CommandBody, kw_only=True):
     ground: Ground
-    received_on: date  # when the applicant received the decision: the appeal period runs from it
+    received_on: Day  # when the applicant received the decision: the appeal period runs from it
 
 
 class AppealBody(CommandBody, kw_only=True):
@@ -336,7 +338,7 @@ class EligibilityRequest(RequestBody, kw_only=True):
     indicators: IndicatorsIn
     programme: Programme | None = None
     rulebook_version: Annotated[str, text_meta(min_length=1, max_length=50)] | None = None
-    on: date | None = None
+    on: Day | None = None
 
 
 # ---- calendar ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from litestar import Request, get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
-from api.errors import READ_ERRORS, problem_responses
+from api.errors import problem_responses
 from api.input_policy import MAX_POSITION, query_date, query_instant
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor, Role
@@ -52,6 +52,8 @@ from projections.queries import ClusterItem
 ActorRequest = Request[Actor, Any, Any]
 
 LOG_READER_ROLES = frozenset({Role.AUDITOR, Role.PROVINCE, Role.ADMIN})
+# A read at a date also refuses an instant without its time zone, and a `to` before `from`.
+AT_DATE_ERRORS = problem_responses(400, 401, 403, 404, 422)
 MAX_CHECKPOINTS = 1000
 
 AsOf = Annotated[
@@ -232,7 +234,7 @@ def _reconstruct(
     tags=["audit"],
     summary="The case as it stood on a date (valid time) and/or as known at an instant "
     "(transaction time)",
-    responses=READ_ERRORS,
+    responses=AT_DATE_ERRORS,
 )
 async def get_state_at(
     request: ActorRequest, cluster_id: FromPath[UUID], as_of: AsOf = None,
@@ -267,7 +269,7 @@ async def get_state_at(
     operation_id="getClusterDiff",
     tags=["audit"],
     summary="What changed in a case between two dates",
-    responses=READ_ERRORS,
+    responses=AT_DATE_ERRORS,
 )
 async def get_diff(
     request: ActorRequest,

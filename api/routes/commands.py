@@ -28,6 +28,7 @@ from litestar.params import HeaderParameter
 from api.auth import may_issue
 from api.errors import COMMAND_ERRORS, CREATE_ERRORS, ApiError
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.idempotency import KEY as IDEMPOTENCY_KEY
 from api.idempotency import REPLAYED_HEADER, Gate, execute_once
 from api.logging import request_context
 from api.runtime import runtime_of
@@ -38,7 +39,7 @@ from infra.application import CommandResult
 from infra.recorder import IdempotencyRecord
 
 CLUSTER_PATH = "/api/clusters/{cluster_id:uuid}"
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 
 ActorRequest = Request[Actor, Any, Any]
@@ -69,12 +70,14 @@ async def command_headers(
         HeaderParameter(
             name="If-Match", description=IF_MATCH_DESCRIPTION, max_length=40,
             required=True,  # documented as required; a missing one is answered 428, not 400
+            schema_extra={"pattern": _ETAG.pattern},  # documented; checked by expected_version
         ),
     ] = None,
     idempotency_key: Annotated[
         str | None,
         HeaderParameter(
-            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200
+            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200,
+            schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},  # documented; checked by Gate
         ),
     ] = None,
 ) -> CommandHeaders:
@@ -86,7 +89,8 @@ async def create_headers(
     idempotency_key: Annotated[
         str | None,
         HeaderParameter(
-            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200
+            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200,
+            schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},  # documented; checked by Gate
         ),
     ] = None,
 ) -> CommandHeaders:

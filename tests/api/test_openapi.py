@@ -126,3 +126,75 @@ def test_query_positions_and_limits_document_their_bounds(spec: dict[str, Any]) 
     listed = {p["name"]: p for p in spec["paths"]["/api/clusters"]["get"]["parameters"]}
     assert _bounds(listed["after"]) == (0, 2**53 - 1)
     assert _bounds(listed["limit"]) == (1, 500)
+
+
+def test_options_names_every_method_of_a_path_whose_handlers_live_in_two_modules(
+    client: TestClient[Any],
+) -> None:
+    """GET /api/clusters (the board) and POST /api/clusters (opening a case) are declared in two
+    modules: the automatic OPTIONS answer must still name both."""
+    response = client.options("/api/clusters")
+    assert response.status_code == 204
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "POST", "OPTIONS"}
+
+
+def test_application_documents_201_with_location(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/api/clusters"]["post"]
+    assert "Location" in operation["responses"]["201"]["headers"]
+    assert {"400", "401", "403", "413", "422"} <= operation["responses"].keys()
+
+
+def test_problem_schema_has_the_rfc_9457_members_and_code(spec: dict[str, Any]) -> None:
+    problem = spec["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+
+
+def test_reads_document_401_403_404(spec: dict[str, Any]) -> None:
+    for path in ("/api/clusters/{cluster_id}", "/api/clusters/{cluster_id}/events"):
+        assert {"401", "403", "404"} <= spec["paths"][path]["get"]["responses"].keys()
+
+
+def test_bearer_security_is_declared(spec: dict[str, Any]) -> None:
+    assert spec["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+    assert {"BearerToken": []} in spec["security"]
+
+
+def test_every_operation_has_an_id_and_a_description(spec: dict[str, Any]) -> None:
+    import importlib
+
+    modules = (
+        "api.routes.clusters",
+        "api.routes.commands_review",
+        "api.routes.commands_monitoring",
+        "api.routes.commands_funding",
+        "api.routes.commands_sanctions",
+        "api.routes.eligibility",
+        "api.routes.calendar",
+    )
+    mine = {h.operation_id for m in modules for h in importlib.import_module(m).ROUTES}
+    ids = [op["operationId"] for _, _, op in _operations(spec)]
+    assert len(ids) == len(set(ids))
+    assert mine <= set(ids)
+    for path, method, operation in _operations(spec):
+        if operation["operationId"] in mine:
+            assert operation.get("description"), (method, path)
+
+
+def test_body_schemas_are_msgspecs_own(spec: dict[str, Any]) -> None:
+    """Unknown fields refused, patterns and bounds as enforced, decimals as either form."""
+    schemas = spec["components"]["schemas"]
+    apply = schemas["ApplyBody"]
+    assert apply["additionalProperties"] is False
+    assert apply["properties"]["attachments"]["items"]["pattern"] == "^[0-9a-f]{64}$"
+    assert "pattern" in schemas["DossierIn"]["properties"]["name"]
+    area = schemas["IndicatorsIn"]["properties"]["area_km2"]["anyOf"][0]
+    number, text = area["anyOf"]
+    assert number == {
+        "type": "number", "multipleOf": 0.000001, "minimum": 0, "maximum": 1_000_000_000
+    }
+    assert text["format"] == "decimal"
+
+
+def test_if_match_documents_the_version_it_takes(spec: dict[str, Any]) -> None:
+    headers = _headers(spec["paths"]["/api/clusters/{cluster_id}/payments"]["post"])
+    assert headers["If-Match"]["schema"]["pattern"] == '^(?:W/)?"?([0-9]{1,18})"?$'
