@@ -21,7 +21,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.runtime import Runtime, open_pool
 from infra.bootstrap import build_ledger
-from infra.database import ConnectionInfo, database
+from infra.database import ConnectionInfo, DatabaseLimits, database
 from infra.keys import dev_key_pair
 from infra.migrations import migrate
 from infra.settings import Settings
@@ -77,7 +77,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             await anyio.to_thread.run_sync(migrate, info.url)
             ledger, calendar = await anyio.to_thread.run_sync(build_ledger, info, settings)
             stack.callback(ledger.close)
-            pool = await open_pool(info)
+            pool = await open_pool(info, limits=DatabaseLimits.of(settings))
             try:
                 runtime = Runtime(
                     settings=settings, conn=info, ledger=ledger, calendar=calendar, pool=pool
