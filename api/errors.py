@@ -7,6 +7,10 @@ refined, both about optimistic concurrency:
 - `concurrent_update` -> 409 Conflict: the version matched when the command loaded the case,
   but another command committed first; nothing was written. Re-read and retry.
 
+A database that is away or did not answer in time is 503 with `Retry-After`
+(`database_unavailable`, `database_busy`; `infra.db_failures` tells them from other driver
+errors), never a 500 or a hang.
+
 Handlers never catch exceptions themselves. The OpenAPI document lists the same problem shape
 for every status a handler can return (`problem_responses`).
 """
@@ -25,6 +29,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError, ErrorKind
+from infra.db_failures import DRIVER_ERRORS, RETRY_AFTER, Failure, classify
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://cluster-ledger.invalid/problems/"
@@ -77,11 +82,19 @@ class ApiError(HTTPException):
     """An HTTP-level refusal with its own problem code (e.g. a malformed If-Match header)."""
 
     def __init__(
-        self, status_code: int, code: str, detail: str, *, fields: list[str] | None = None
+        self,
+        status_code: int,
+        code: str,
+        detail: str,
+        *,
+        fields: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail=detail, status_code=status_code)
+        super().__init__(detail=detail, status_code=status_code, headers=headers)
         self.code = code
         self.fields = fields
+        self.details = details
 
 
 def problem(
@@ -156,9 +169,9 @@ def _is_malformed_body(exc: HTTPException) -> bool:
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
-    fields = None
+    fields = details = None
     if isinstance(exc, ApiError):
-        code, fields = exc.code, exc.fields
+        code, fields, details = exc.code, exc.fields, exc.details
     elif status == 400 and _is_malformed_body(exc):
         code = "malformed_json"
     else:
@@ -166,7 +179,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     detail = exc.detail
     if code == "malformed_json":
         detail = f"the request body is not valid JSON: {exc.detail}"
-    response = problem(status, code, detail, fields=fields)
+    response = problem(status, code, detail, fields=fields, details=details)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     if exc.headers:
@@ -180,6 +193,30 @@ def undecodable_body_handler(
     """msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 inside a string,
     and Litestar passes it through: it is the client's malformed body, not a server fault."""
     return problem(400, "malformed_json", f"the request body is not valid UTF-8 JSON: {exc.reason}")
+
+
+_FAILURE_DETAILS: dict[Failure, str] = {
+    Failure.UNAVAILABLE: "the database is unavailable; nothing was done, retry later",
+    Failure.BUSY: "the database did not answer in time; retry later",
+}
+
+
+def database_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """The database is away (`database_unavailable`) or did not answer in time
+    (`database_busy`): 503 with `Retry-After`. Any other driver error is not the database's
+    state and is answered as before (bad input by its own, more specific handler; the rest
+    as an unexpected error)."""
+    failure = classify(exc)
+    if failure is None:
+        return unexpected_error_handler(request, exc)
+    structlog.get_logger("api").warning(
+        failure.value, path=request.url.path, error=f"{type(exc).__name__}: {exc}"
+    )
+    response = problem(503, failure.value, _FAILURE_DETAILS[failure])
+    response.headers["Retry-After"] = str(RETRY_AFTER[failure])
+    return response
 
 
 def unexpected_error_handler(
@@ -196,6 +233,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     UnicodeDecodeError: undecodable_body_handler,
+    **dict.fromkeys(DRIVER_ERRORS, database_error_handler),
     Exception: unexpected_error_handler,
 }
 
@@ -218,6 +256,9 @@ _DESCRIPTIONS: dict[int, str] = {
     " (`idempotency_key_reused`)",
     428: "Commands on an existing case need `If-Match` with the case's ETag"
     " (`precondition_required`)",
+    503: "The database is unavailable (`database_unavailable`) or did not answer in time"
+    " (`database_busy`), or the read views have not reached the `after` position yet"
+    " (`projection_lagging`). Retry after `Retry-After` seconds",
 }
 
 
@@ -234,6 +275,6 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
-CREATE_ERRORS = problem_responses(400, 401, 403, 409, 413, 422)
-READ_ERRORS = problem_responses(400, 401, 403, 404)
+COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428, 503)
+CREATE_ERRORS = problem_responses(400, 401, 403, 409, 413, 422, 503)
+READ_ERRORS = problem_responses(400, 401, 403, 404, 503)
