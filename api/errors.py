@@ -196,8 +196,10 @@ def undecodable_body_handler(
 
 
 _FAILURE_DETAILS: dict[Failure, str] = {
-    Failure.UNAVAILABLE: "the database is unavailable; nothing was done, retry later",
-    Failure.BUSY: "the database did not answer in time; retry later",
+    Failure.UNAVAILABLE: "the database is unavailable; retry later (a command with the same"
+    " Idempotency-Key, which replays it if it was recorded after all)",
+    Failure.BUSY: "the database did not answer in time; retry later (a command with the same"
+    " Idempotency-Key)",
 }
 
 
@@ -258,7 +260,8 @@ _DESCRIPTIONS: dict[int, str] = {
     " (`precondition_required`)",
     503: "The database is unavailable (`database_unavailable`) or did not answer in time"
     " (`database_busy`), or the read views have not reached the `after` position yet"
-    " (`projection_lagging`). Retry after `Retry-After` seconds",
+    " (`projection_lagging`). Retry after `Retry-After` seconds (a command with the same"
+    " `Idempotency-Key`)",
 }
 
 
