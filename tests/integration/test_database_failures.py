@@ -143,6 +143,11 @@ async def test_asyncpg_errors_are_classified_the_same_way(migrated: ConnectionIn
     try:
         timeout = await _araised(conn.execute("SELECT pg_sleep(2)"))
         assert classify(timeout) is Failure.BUSY
+        # The client-side timeout (the API pool's command_timeout), for a server that does
+        # not answer: asyncio's TimeoutError, raised through asyncpg.
+        client_side = await _araised(conn.fetchval("SELECT pg_sleep(0.04)", timeout=0.01))
+        assert isinstance(client_side, TimeoutError)
+        assert classify(client_side) is Failure.BUSY
         bad_argument = await _araised(conn.fetchval("SELECT $1::int", "not a number"))
         assert isinstance(bad_argument, asyncpg.exceptions.DataError | asyncpg.InterfaceError)
         assert classify(bad_argument) is None
