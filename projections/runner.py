@@ -328,16 +328,22 @@ class Projector:
     def _open_runner(self) -> GroupRunner:
         env = runner_env(self._conn, self._limits)
         group = open_group(env, self._classes, self._group_class)
+        runner: GroupRunner | None = None
         try:
             # eventsourcing builds the runner's feed application, then reads the views'
             # position; should that read fail, the feed is closed when it is collected.
             runner = GroupRunner(group, env)
             runner.__enter__()
+            for name, projection in zip(self._classes, group.projections, strict=True):
+                self._log.info(
+                    "projection_started", view=name, position=projection.view.position()
+                )
         except BaseException:
-            group.datastore.close()
+            if runner is None:
+                group.datastore.close()
+            else:
+                self._close(runner)
             raise
-        for name, projection in zip(self._classes, group.projections, strict=True):
-            self._log.info("projection_started", view=name, position=projection.view.position())
         return runner
 
     def _supervise(self, runner: GroupRunner) -> None:
@@ -353,19 +359,23 @@ class Projector:
             current, attempts = self._recover(error, attempts)
 
     def _run(self, runner: GroupRunner) -> BaseException | None:
-        """Run `runner` until it stops; close it. The failure that stopped it, or None if
-        `stop()` did (a deterministic failure at that moment is still recorded)."""
+        """Run `runner` until it stops, and close it. The transient failure that stopped it
+        (to retry), or None: stopped by `stop()`, or by a deterministic failure, recorded
+        here (also one that surfaces only as the runner closes)."""
         error = runner.wait_until_stopped()
         if error is None and not self._stopping.is_set():
             error = RuntimeError("the projection runner stopped without reporting its error")
+        failed = error is not None and not is_transient(error)
+        if failed and error is not None:
+            self._fail(error, runner)  # before closing it: the log reads the views' positions
         with self._lock:
             if self._runner is runner:
                 self._runner = None
         closing_error = self._close(runner)
-        error = error or closing_error
-        if self._stopping.is_set():
-            if error is not None and not is_transient(error):
-                self._fail(error, runner)
+        if not failed and closing_error is not None and not is_transient(closing_error):
+            self._fail(closing_error, None)
+            failed = True
+        if failed or self._stopping.is_set():
             return None
         return error
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo, DatabaseLimits
@@ -123,12 +124,17 @@ def test_a_value_the_database_refuses_stops_the_projector(
     migrated: ConnectionInfo, status_copy: type[LedgerProjection[Any]], head: int
 ) -> None:
     projector = _projector(migrated, status_copy, StoringNul, Backoff(first=0.2, cap=1.0))
-    projector.start()
-    try:
-        assert projector.failed.wait(30)
-        status = projector.status()
-    finally:
-        projector.stop()
+    with capture_logs() as logs:
+        projector.start()
+        try:
+            assert projector.failed.wait(30)
+            status = projector.status()
+        finally:
+            projector.stop()
+    failed = [entry for entry in logs if entry["event"] == "projection_failed"]
+    assert len(failed) == 1
+    assert set(failed[0]["positions"]) == {status_copy.name}  # read before the runner closed
+    assert not [entry for entry in logs if entry["event"] == "projection_retrying"]
     assert status.state == "stopped"
     assert "NUL" in (status.error or ""), status
     failures = projector.failures()
