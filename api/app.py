@@ -24,7 +24,7 @@ from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
 from infra.bootstrap import build_ledger
-from infra.database import ConnectionInfo, database
+from infra.database import ConnectionInfo, DatabaseLimits, database
 from infra.keys import dev_key_pair
 from infra.migrations import migrate
 from infra.rules import load_regions
@@ -82,7 +82,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             await anyio.to_thread.run_sync(migrate, info.url)
             ledger, calendar = await anyio.to_thread.run_sync(build_ledger, info, settings)
             stack.callback(ledger.close)
-            pool = await open_pool(info)
+            pool = await open_pool(info, limits=DatabaseLimits.of(settings))
             try:
                 runtime = Runtime(
                     settings=settings, conn=info, ledger=ledger, calendar=calendar, pool=pool

@@ -7,6 +7,10 @@ refined, both about optimistic concurrency:
 - `concurrent_update` -> 409 Conflict: the version matched when the command loaded the case,
   but another command committed first; nothing was written. Re-read and retry.
 
+A database that is away or did not answer in time is 503 with `Retry-After`
+(`database_unavailable`, `database_busy`; `infra.db_failures` tells them from other driver
+errors), never a 500 or a hang.
+
 Handlers never catch exceptions themselves. The OpenAPI document lists the same problem shape
 for every status a handler can return (`problem_responses`).
 """
@@ -25,6 +29,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from domain.errors import DomainError, ErrorKind
+from infra.db_failures import DRIVER_ERRORS, RETRY_AFTER, Failure, classify
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://cluster-ledger.invalid/problems/"
@@ -84,11 +89,14 @@ class ApiError(HTTPException):
         *,
         fields: list[str] | None = None,
         errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail=detail, status_code=status_code)
+        super().__init__(detail=detail, status_code=status_code, headers=headers)
         self.code = code
         self.fields = fields
         self.errors = errors
+        self.details = details
 
 
 def invalid_field(field: str, message: str, *, source: str = "body") -> ApiError:
@@ -176,9 +184,9 @@ def _is_malformed_body(exc: HTTPException) -> bool:
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
-    fields = errors = None
+    fields = errors = details = None
     if isinstance(exc, ApiError):
-        code, fields, errors = exc.code, exc.fields, exc.errors
+        code, fields, errors, details = exc.code, exc.fields, exc.errors, exc.details
     elif status == 400 and _is_malformed_body(exc):
         code = "malformed_json"
     else:
@@ -187,7 +195,7 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     if code == "malformed_json":
         detail = f"the request body is not valid JSON: {exc.detail}"
     response = problem(
-        status, code, detail, fields=fields,
+        status, code, detail, fields=fields, details=details,
         errors=[msgspec.to_builtins(e) for e in errors] if errors else None,
     )
     if status == 401:
@@ -205,6 +213,32 @@ def undecodable_body_handler(
     return problem(400, "malformed_json", f"the request body is not valid UTF-8 JSON: {exc.reason}")
 
 
+_FAILURE_DETAILS: dict[Failure, str] = {
+    Failure.UNAVAILABLE: "the database is unavailable; retry later (a command with the same"
+    " Idempotency-Key, which replays it if it was recorded after all)",
+    Failure.BUSY: "the database did not answer in time; retry later (a command with the same"
+    " Idempotency-Key)",
+}
+
+
+def database_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """The database is away (`database_unavailable`) or did not answer in time
+    (`database_busy`): 503 with `Retry-After`. Any other driver error is not the database's
+    state and is answered as before (bad input by its own, more specific handler; the rest
+    as an unexpected error)."""
+    failure = classify(exc)
+    if failure is None:
+        return unexpected_error_handler(request, exc)
+    structlog.get_logger("api").warning(
+        failure.value, path=request.url.path, error=f"{type(exc).__name__}: {exc}"
+    )
+    response = problem(503, failure.value, _FAILURE_DETAILS[failure])
+    response.headers["Retry-After"] = str(RETRY_AFTER[failure])
+    return response
+
+
 def unexpected_error_handler(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
@@ -219,6 +253,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     UnicodeDecodeError: undecodable_body_handler,
+    **dict.fromkeys(DRIVER_ERRORS, database_error_handler),
     Exception: unexpected_error_handler,
 }
 
@@ -242,9 +277,10 @@ _DESCRIPTIONS: dict[int, str] = {
     " (`idempotency_key_reused`)",
     428: "Commands on an existing case need `If-Match` with the case's ETag"
     " (`precondition_required`)",
-    503: "The database cannot be reached just now (`database_unavailable`), or a read with"
-    " `after=` waited for views that are still behind (`projection_lagging`): retry after"
-    " `Retry-After` seconds; nothing was written",
+    503: "The database is unavailable (`database_unavailable`) or did not answer in time"
+    " (`database_busy`), or the read views have not reached the `after` position yet"
+    " (`projection_lagging`). Retry after `Retry-After` seconds (a command with the same"
+    " `Idempotency-Key`)",
 }
 
 
@@ -265,6 +301,6 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
-CREATE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)  # 404: no rulebook in force
-READ_ERRORS = problem_responses(400, 401, 403, 404)
+COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428, 503)
+CREATE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)  # 404: no rulebook
+READ_ERRORS = problem_responses(400, 401, 403, 404, 503)

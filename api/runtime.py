@@ -12,7 +12,8 @@ from litestar import Request
 
 from infra.application import ClusterLedger
 from infra.calendar_store import CalendarStore
-from infra.database import ConnectionInfo
+from infra.database import ConnectionInfo, DatabaseLimits
+from infra.db_failures import DatabaseUnavailable, classify
 from infra.settings import Settings
 
 T = TypeVar("T")
@@ -41,9 +42,38 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     so there is nothing to reset."""
 
 
-async def open_pool(conn: ConnectionInfo, max_size: int = 10) -> asyncpg.Pool:
+async def open_connection(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg's connect, for the API's pool: a database that cannot be reached raises
+    `DatabaseUnavailable` (a refused or timed-out TCP connection, a missing Unix socket, a
+    server starting up or shutting down), which the exception map answers 503. asyncpg
+    itself raises the socket's OSError, which says nothing about the database."""
+    try:
+        connection: asyncpg.Connection = await asyncpg.connect(*args, **kwargs)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {exc!r}") from exc
+    except asyncpg.PostgresError as exc:
+        if classify(exc) is None:
+            raise
+        raise DatabaseUnavailable(f"cannot connect to the database: {exc!r}") from exc
+    return connection
+
+
+async def open_pool(
+    conn: ConnectionInfo, max_size: int = 10, limits: DatabaseLimits | None = None
+) -> asyncpg.Pool:
+    """The API's asyncpg pool. Every connection is opened within `limits.connect_timeout`
+    and runs with the server's `statement_timeout`; a query is also given up on the client
+    side a second after that, should the server not answer at all."""
+    limits = limits or DatabaseLimits()
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        **conn.asyncpg_kwargs(), min_size=1, max_size=max_size, reset=_keep_session
+        **conn.asyncpg_kwargs(),
+        min_size=1,
+        max_size=max_size,
+        reset=_keep_session,
+        connect=open_connection,
+        timeout=limits.connect_timeout,
+        command_timeout=limits.statement_timeout + 1.0,
+        server_settings={"statement_timeout": str(limits.statement_timeout_ms)},
     )
     return pool
 

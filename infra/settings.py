@@ -31,7 +31,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_projector: bool = True  # serve runs projections in-process unless disabled
     read_wait_seconds: float = 5.0  # read-your-writes wait before 503
     ready_max_lag: int = 1000  # /ready answers 503 when a read view is further behind
+    db_connect_timeout: float = 1.5  # s to get a database connection (new, or free in a pool)
+    db_statement_timeout: float = 5.0  # s a statement may run (lock waits included)
+    projector_max_backoff: float = 30.0  # s: cap of the projector's retry delay (from 0.5 s)
     log_json: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("db_connect_timeout", "db_statement_timeout", "projector_max_backoff"):
+            if not getattr(self, name) > 0:
+                raise ConfigError("invalid_setting", f"{name} must be a positive number of seconds")
 
     @property
     def embedded_pgdata(self) -> Path:
@@ -66,6 +74,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 not in {"0", "false", "no"},
                 read_wait_seconds=float(env.get("CLUSTER_LEDGER_READ_WAIT_SECONDS", "5")),
                 ready_max_lag=int(env.get("CLUSTER_LEDGER_READY_MAX_LAG", "1000")),
+                db_connect_timeout=float(env.get("CLUSTER_LEDGER_DB_CONNECT_TIMEOUT", "1.5")),
+                db_statement_timeout=float(env.get("CLUSTER_LEDGER_DB_STATEMENT_TIMEOUT", "5")),
+                projector_max_backoff=float(
+                    env.get("CLUSTER_LEDGER_PROJECTOR_MAX_BACKOFF", "30")
+                ),
                 log_json=env.get("CLUSTER_LEDGER_LOG_FORMAT", "json") == "json",
             )
         except ValueError as exc:

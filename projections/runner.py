@@ -4,9 +4,11 @@ The runner (`GroupRunner`, built on eventsourcing's `BaseProjectionRunner`) subs
 ClusterLedger log from the lowest of its views' tracking positions (so a restarted projector
 resumes exactly where it stopped), reads and decodes each event once, and folds the events
 that are waiting into all its views in one transaction (`ViewGroup`): one commit per batch, not
-one per event and view. A runner whose projection fails stops with the error; the supervisor
-records it and logs it, and never restarts it silently: the error has to be fixed and the
-projector restarted.
+one per event and view. The supervisor (`Projector`) tells a runner's failures apart: a
+transient one (the database away, a connection lost, a timeout) closes the runner and builds a
+new one after a backoff, resuming from the views' positions; any other stops the projector
+with the error, recorded and logged, never skipped: it has to be fixed and the projector
+restarted.
 
 The upstream application is `LedgerFeed`, a ClusterLedger built from the environment alone,
 so that the runner reads the log with the application's own name, msgspec mapper and recorder.
@@ -15,9 +17,11 @@ so that the runner reads the log with the application's own name, msgspec mapper
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -32,7 +36,8 @@ from domain.errors import ConfigError
 from domain.regions import Regions
 from domain.rulebook import Rulebook
 from infra.application import ClusterLedger, Services
-from infra.database import ConnectionInfo
+from infra.database import ConnectionInfo, DatabaseLimits
+from infra.db_failures import is_transient
 from projections.projection import PROJECTIONS, LedgerProjection, route
 from projections.schema import VIEWS
 
@@ -55,10 +60,11 @@ class LedgerFeed(ClusterLedger):
         super().__init__(dict(env or {}), services)
 
 
-def runner_env(conn: ConnectionInfo) -> dict[str, str]:
-    """Connection settings for a runner: small pools (a LISTEN connection, a reader, a writer)."""
+def runner_env(conn: ConnectionInfo, limits: DatabaseLimits | None = None) -> dict[str, str]:
+    """Connection settings for a runner: small pools (a LISTEN connection, a reader, a writer);
+    with `limits`, the ledger's timeouts and handling of a database that is away."""
     return {
-        **conn.eventsourcing_env(),
+        **conn.eventsourcing_env(limits=limits),
         "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": "3",
     }
@@ -152,6 +158,16 @@ class GroupRunner(BaseProjectionRunner[LedgerFeed]):
             env=dict(env),
         )
 
+    def wait_until_stopped(self) -> BaseException | None:
+        """Block until the runner stops; the error that stopped it, or None if `stop()` did.
+
+        eventsourcing's `run_forever` re-raises that error `from None`, which drops the driver
+        error an eventsourcing error was raised from: the one that tells a lost connection
+        from a bug."""
+        self.is_interrupted.wait()
+        error, self._thread_error = self._thread_error, None
+        return error
+
     @staticmethod
     def _process_events_loop(  # type: ignore[override]
         subscription: ApplicationSubscription[Any],
@@ -180,20 +196,29 @@ def open_group(
     classes: Mapping[str, type[LedgerProjection[Any]]],
     group_class: type[ViewGroup] | None = None,
 ) -> ViewGroup:
-    """The named projections over one datastore (the first view's), each on its own tables."""
+    """The named projections over one datastore (the first view's), each on its own tables.
+    The datastore is built by the factory `env` names (`PERSISTENCE_MODULE`), and closed again
+    if a view cannot be opened."""
     projections: list[LedgerProjection[Any]] = []
     datastore: PostgresDatastore | None = None
-    for projection_class in classes.values():
-        view_class = projection_class.view_class
-        if datastore is None:
-            factory = PostgresFactory(Environment(projection_class.name, dict(env)))
-            view = factory.tracking_recorder(view_class)
-            datastore = view.datastore
-        else:
-            view = view_class(datastore, tracking_table_name=projection_class.name + "_tracking")
-            view.create_table()
-        projections.append(projection_class(view))
-    return (group_class or ViewGroup)(projections)
+    try:
+        for projection_class in classes.values():
+            view_class = projection_class.view_class
+            if datastore is None:
+                factory = PostgresFactory.construct(Environment(projection_class.name, dict(env)))
+                view = factory.tracking_recorder(view_class)
+                datastore = view.datastore
+            else:
+                view = view_class(
+                    datastore, tracking_table_name=projection_class.name + "_tracking"
+                )
+                view.create_table()
+            projections.append(projection_class(view))
+        return (group_class or ViewGroup)(projections)
+    except BaseException:
+        if datastore is not None:
+            datastore.close()
+        raise
 
 
 class ProjectionFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -201,11 +226,52 @@ class ProjectionFailure(msgspec.Struct, frozen=True, kw_only=True):
     error: str
 
 
+class Backoff(msgspec.Struct, frozen=True, kw_only=True):
+    """Delays between a projector's attempts after transient failures: `first`, doubling
+    up to `cap`."""
+
+    first: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt `attempt` + 1 (after `attempt` failures in a row)."""
+        return float(min(self.cap, self.first * 2 ** max(0, attempt - 1)))
+
+
+class ProjectorStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """What a projector is doing: `running`; `retrying` after a transient failure (the last
+    error, failures in a row, since when, seconds until the next attempt); or `stopped`
+    (by a deterministic failure, `error`, or by `stop()`)."""
+
+    state: str
+    error: str | None = None
+    attempts: int = 0
+    since: datetime | None = None  # first failure of this run of retries (UTC)
+    retry_in: float | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 class Projector:
-    """Runs the named views' projections until stopped, or until they fail: one runner for
-    all of them (`GroupRunner`), so each batch of the log is read, decoded and committed once.
-    A failure stops every view the runner feeds; it is recorded and reported, never retried
-    silently."""
+    """Runs the named views' projections until stopped: one runner for all of them
+    (`GroupRunner`), so each batch of the log is read, decoded and committed once.
+
+    A runner that fails is closed, and then:
+
+    - on a transient failure (`infra.db_failures`: the database away, restarting or shutting
+      down, a connection lost, a statement, lock or pool timeout, a deadlock or serialization
+      failure) a new runner is built after a delay (`Backoff`: 0.5 s doubling up to
+      `backoff.cap`), and again until one starts. It resumes from the views' tracking
+      positions, as a restarted process would: the subscription and its LISTEN connection
+      died with the old runner. The delay starts over once a runner has run for `cap`;
+    - on any other failure (an event no fold can handle, a value the database refuses to
+      store, a bug) the projector stops, records the failure (`failures()`, `failed`) and
+      logs it: every view the runner feeds stops, and the error has to be fixed and the
+      projector restarted.
+
+    `status()` tells which, for `/ready`."""
 
     def __init__(
         self,
@@ -213,6 +279,9 @@ class Projector:
         names: Iterable[str] = VIEW_NAMES,
         projections: Mapping[str, type[LedgerProjection[Any]]] | None = None,
         group_class: type[ViewGroup] | None = None,
+        *,
+        limits: DatabaseLimits | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self._conn = conn
         self._group_class = group_class or ViewGroup
@@ -224,10 +293,15 @@ class Projector:
                 "unknown_view", f"no view named {', '.join(unknown)}; views: {', '.join(classes)}"
             )
         self._classes = {name: classes[name] for name in names}
+        self._limits = limits
+        self._backoff = backoff or Backoff()
         self._runner: GroupRunner | None = None
         self._supervisor: threading.Thread | None = None
         self._failures: list[ProjectionFailure] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._status = ProjectorStatus(state="stopped")
+        self._retry_at: float | None = None
         self.failed = threading.Event()
         self._log = structlog.get_logger("projector")
 
@@ -240,67 +314,182 @@ class Projector:
         return ", ".join(self._classes)
 
     def start(self) -> None:
-        env = runner_env(self._conn)
-        group = open_group(env, self._classes, self._group_class)
-        try:
-            runner = GroupRunner(group, env)
-        except BaseException:
-            group.datastore.close()
-            raise
-        runner.__enter__()
-        self._runner = runner
+        """Start the runner (a failure here is raised: the projector does not start) and the
+        thread that supervises it."""
+        runner = self._open_runner()
+        with self._lock:
+            self._runner = runner
+            self._status = ProjectorStatus(state="running")
         self._supervisor = threading.Thread(
             target=self._supervise, args=(runner,), name="projector", daemon=True
         )
         self._supervisor.start()
-        for name, projection in zip(self._classes, group.projections, strict=True):
-            self._log.info("projection_started", view=name, position=projection.view.position())
 
-    def _record(self, exc: BaseException) -> ProjectionFailure:
-        failure = ProjectionFailure(view=self._label, error=f"{type(exc).__name__}: {exc}")
+    def _open_runner(self) -> GroupRunner:
+        env = runner_env(self._conn, self._limits)
+        group = open_group(env, self._classes, self._group_class)
+        runner: GroupRunner | None = None
+        try:
+            # eventsourcing builds the runner's feed application, then reads the views'
+            # position; should that read fail, the feed is closed when it is collected.
+            runner = GroupRunner(group, env)
+            runner.__enter__()
+            for name, projection in zip(self._classes, group.projections, strict=True):
+                self._log.info(
+                    "projection_started", view=name, position=projection.view.position()
+                )
+        except BaseException:
+            if runner is None:
+                group.datastore.close()
+            else:
+                self._close(runner)
+            raise
+        return runner
+
+    def _supervise(self, runner: GroupRunner) -> None:
+        attempts = 0
+        current: GroupRunner | None = runner
+        while current is not None:
+            started = time.monotonic()
+            error = self._run(current)
+            if error is None:
+                return
+            if time.monotonic() - started >= self._backoff.cap:
+                attempts = 0  # it had been running well: a new failure, not the same one
+            current, attempts = self._recover(error, attempts)
+
+    def _run(self, runner: GroupRunner) -> BaseException | None:
+        """Run `runner` until it stops, and close it. The transient failure that stopped it
+        (to retry), or None: stopped by `stop()`, or by a deterministic failure, recorded
+        here (also one that surfaces only as the runner closes)."""
+        error = runner.wait_until_stopped()
+        if error is None and not self._stopping.is_set():
+            error = RuntimeError("the projection runner stopped without reporting its error")
+        failed = error is not None and not is_transient(error)
+        if failed and error is not None:
+            self._fail(error, runner)  # before closing it: the log reads the views' positions
+        with self._lock:
+            if self._runner is runner:
+                self._runner = None
+        closing_error = self._close(runner)
+        if not failed and closing_error is not None and not is_transient(closing_error):
+            self._fail(closing_error, None)
+            failed = True
+        if failed or self._stopping.is_set():
+            return None
+        return error
+
+    def _close(self, runner: GroupRunner) -> BaseException | None:
+        try:
+            runner.__exit__(None, None, None)
+        except BaseException as exc:  # noqa: BLE001 - a failure its run did not report
+            return exc
+        finally:
+            runner.group.datastore.close()
+        return None
+
+    def _recover(
+        self, error: BaseException, attempts: int
+    ) -> tuple[GroupRunner | None, int]:
+        """After a failure: stop for good on a deterministic one; else wait and build a new
+        runner until one starts (or the projector is stopped). The new runner (or None) and
+        the failures in a row so far (the next delay continues from there)."""
+        since = datetime.now(UTC)
+        while True:
+            if not is_transient(error):
+                self._fail(error, None)
+                return None, attempts
+            attempts += 1
+            delay = self._backoff.delay(attempts)
+            with self._lock:
+                self._retry_at = time.monotonic() + delay
+                self._status = ProjectorStatus(
+                    state="retrying", error=_describe(error), attempts=attempts, since=since
+                )
+            self._log.warning(
+                "projection_retrying", views=self._label, error=_describe(error),
+                attempts=attempts, retry_in=delay,
+            )
+            if self._stopping.wait(delay):
+                return None, attempts
+            try:
+                runner = self._open_runner()
+            except BaseException as exc:  # noqa: BLE001 - judged on the next turn
+                error = exc
+                continue
+            with self._lock:
+                if not self._stopping.is_set():
+                    self._runner = runner
+                    self._status = ProjectorStatus(state="running")
+                    self._retry_at = None
+                    self._log.info("projection_resumed", views=self._label, attempts=attempts)
+                    return runner, attempts
+            self._close(runner)
+            return None, attempts
+
+    def _fail(self, exc: BaseException, runner: GroupRunner | None) -> None:
+        failure = ProjectionFailure(view=self._label, error=_describe(exc))
         with self._lock:
             if failure not in self._failures:
                 self._failures.append(failure)
+            self._status = ProjectorStatus(state="stopped", error=failure.error)
+            self._retry_at = None
         self.failed.set()
-        return failure
+        self._log.error(
+            "projection_failed", view=failure.view, error=failure.error,
+            positions=self._positions(runner),
+            traceback="".join(traceback.format_exception(exc)),
+        )
 
-    def _supervise(self, runner: GroupRunner) -> None:
+    def _positions(self, runner: GroupRunner | None) -> dict[str, int | None] | str:
+        if runner is None:
+            return "not read"
         try:
-            runner.run_forever()
-        except BaseException as exc:  # noqa: BLE001 - recorded and reported, never swallowed
-            failure = self._record(exc)
-            self._log.error(
-                "projection_failed", view=failure.view, error=failure.error,
-                positions={
-                    p.name: p.view.position() for p in runner.group.projections
-                },
-                traceback="".join(traceback.format_exception(exc)),
-            )
+            return {p.name: p.view.position() for p in runner.group.projections}
+        except Exception as exc:  # noqa: BLE001 - the failure is what is being logged
+            return f"not read: {_describe(exc)}"
 
     def failures(self) -> tuple[ProjectionFailure, ...]:
         with self._lock:
             return tuple(self._failures)
 
+    def status(self) -> ProjectorStatus:
+        with self._lock:
+            status, retry_at = self._status, self._retry_at
+        if retry_at is None:
+            return status
+        return msgspec.structs.replace(
+            status, retry_in=round(max(0.0, retry_at - time.monotonic()), 3)
+        )
+
     def wait(self, position: int | None, timeout: float = 5.0) -> None:
-        """Block until every view has processed `position` (TimeoutError otherwise)."""
-        if self._runner is not None:
-            self._runner.wait(position, timeout=timeout)
+        """Block until every view has processed `position` (TimeoutError otherwise), across
+        a restart of the runner."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runner = self._runner
+            if runner is not None:
+                runner.group.wait(
+                    LedgerFeed.name, position, timeout=max(0.0, deadline - time.monotonic())
+                )
+                return
+            if time.monotonic() >= deadline or self._stopping.wait(0.05):
+                raise TimeoutError(f"the views have not processed log position {position}")
 
     def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        runner.stop()
-        try:
-            runner.__exit__(None, None, None)
-        except BaseException as exc:  # noqa: BLE001 - a failure not yet seen by its supervisor
-            self._record(exc)
-        finally:
-            runner.group.datastore.close()
-        self._log.info("projection_stopped", views=self._label)
+        self._stopping.set()
+        with self._lock:
+            runner = self._runner
+        if runner is not None:
+            runner.stop()
         if self._supervisor is not None:
-            self._supervisor.join(timeout=5)
+            self._supervisor.join(timeout=30)
             self._supervisor = None
+        with self._lock:
+            if self._status.state != "stopped" or self._status.error is None:
+                self._status = ProjectorStatus(state="stopped", error=self._status.error)
+            self._retry_at = None
+        self._log.info("projection_stopped", views=self._label)
 
     def __enter__(self) -> Projector:
         self.start()

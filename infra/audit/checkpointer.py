@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 
 from infra.audit.checkpoints import create_due_checkpoints, signer_for
 from infra.audit.signing import Checkpoint, CheckpointSigner
@@ -47,7 +48,7 @@ async def _poll(runtime: Any, signer: CheckpointSigner, interval: float) -> None
         await asyncio.sleep(interval)
         try:
             made = await runtime.call(sign_due, runtime, signer)
-        except psycopg.Error as exc:
+        except (psycopg.Error, PersistenceError) as exc:  # the datastore wraps psycopg's
             log.exception("checkpoint_failed", error=str(exc), retry_in_seconds=interval)
             continue
         for checkpoint in made:

@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
     actions = project.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     run = actions.add_parser(
-        "run", help="run the projections until stopped (Ctrl-C); exits 1 if one fails"
+        "run",
+        help="run the projections until stopped (Ctrl-C); a database outage is retried, "
+        "any other failure exits 1",
     )
     run.add_argument("views", nargs="*", help="views to run (default: all)")
     run.set_defaults(handler=cmd_run)
@@ -35,9 +37,9 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from infra.database import database
+    from infra.database import DatabaseLimits, database
     from infra.migrations import migrate
-    from projections.runner import VIEW_NAMES, Projector
+    from projections.runner import VIEW_NAMES, Backoff, Projector
 
     settings = Settings.from_env()
     stop = threading.Event()
@@ -49,7 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with database(settings) as conn:
         migrate(conn.url)
-        projector = Projector(conn, args.views or VIEW_NAMES)
+        projector = Projector(
+            conn,
+            args.views or VIEW_NAMES,
+            limits=DatabaseLimits.of(settings),
+            backoff=Backoff(cap=settings.projector_max_backoff),
+        )
         projector.start()
         print(f"projecting {', '.join(projector.names)}; Ctrl-C stops", flush=True)
         try:
