@@ -30,7 +30,7 @@ class EligibilityView(msgspec.Struct, kw_only=True):
     tags=["eligibility"],
     summary="Pre-check a dossier against the certification standards",
     status_code=200,
-    responses=problem_responses(400, 401, 413, 422),
+    responses=problem_responses(400, 401, 404, 413, 422),  # 404: no version in force
 )
 async def precheck_eligibility(
     request: ActorRequest, data: JSONBody[EligibilityRequest]

@@ -198,3 +198,54 @@ def test_body_schemas_are_msgspecs_own(spec: dict[str, Any]) -> None:
 def test_if_match_documents_the_version_it_takes(spec: dict[str, Any]) -> None:
     headers = _headers(spec["paths"]["/api/clusters/{cluster_id}/payments"]["post"])
     assert headers["If-Match"]["schema"]["pattern"] == '^(?:W/)?"?([0-9]{1,18})"?$'
+
+
+def _resolve(expression: str, response: Any) -> str:
+    """An OpenAPI runtime expression of the two kinds the document uses."""
+    if expression.startswith("$response.body#/"):
+        value: Any = response.json()
+        for part in expression.removeprefix("$response.body#/").split("/"):
+            value = value[part]
+        return str(value)
+    if expression.startswith("$response.header."):
+        return str(response.headers[expression.removeprefix("$response.header.")])
+    raise AssertionError(f"unexpected runtime expression {expression}")
+
+
+def test_a_case_walks_through_its_life_along_the_documents_links(
+    client: TestClient[Any], spec: dict[str, Any], auth: Any
+) -> None:
+    """Apply, then each step by following the link the previous response's operation
+    documents: the path and the If-Match come from the links' expressions alone."""
+    import msgspec
+
+    from tests.factories import xm_dossier
+
+    by_id = {op["operationId"]: (path, op) for path, _, op in _operations(spec)}
+    response = client.post(
+        "/api/clusters",
+        json={"effective_date": "2024-12-02", "dossier": msgspec.to_builtins(xm_dossier())},
+        headers=auth("county", "350203"),
+    )
+    assert response.status_code == 201, response.text
+    links = spec["paths"]["/api/clusters"]["post"]["responses"]["201"]["links"]
+    steps = [
+        ("recommend", auth("city", "350200"), {"effective_date": "2024-12-16",
+                                               "onsite_verified": True}),
+        ("certify", auth("miit_recorder", "350200", "miit-rec"), {
+            "effective_date": "2025-01-20", "document_number": "工信部企业函〔2025〕12号"}),
+        ("getCluster", auth("county", "350203"), None),
+    ]
+    for operation_id, headers, body in steps:
+        link = links[operation_id]
+        path, operation = by_id[link["operationId"]]
+        parameters = {k: _resolve(v, response) for k, v in link["parameters"].items()}
+        url = path.replace("{cluster_id}", parameters["path.cluster_id"])
+        if body is None:
+            response = client.get(url, headers=headers)
+        else:
+            headers = {**headers, "If-Match": parameters["header.If-Match"]}
+            response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 200, (operation_id, response.text)
+        links = operation["responses"]["200"].get("links", {})
+    assert response.json()["status"] == "certified"
