@@ -157,7 +157,8 @@ class _Watch:
         await route.abort("blockedbyclient")
 
     def web_error(self, error: WebError) -> None:
-        self.errors.append(str(error.error))
+        name, message = error.error.name, error.error.message
+        self.errors.append(f"{name}: {message}" if name else message)
 
     def problems(self) -> list[str]:
         return [f"request outside the server: {url}" for url in self.outside] + [
