@@ -72,15 +72,16 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "page"
 
 
-async def screenshot(page: Page, name: str, lang: str) -> Path:
-    """A full-page PNG of the page into `var/test-output/screenshots/<lang>/<name>.png`, once
-    its web fonts are ready. Returns the file's path."""
+async def screenshot(page: Page, name: str, lang: str, *, full_page: bool = True) -> Path:
+    """A PNG of the page (the whole page, or what the window shows) into
+    `var/test-output/screenshots/<lang>/<name>.png`, once its web fonts are ready. Returns the
+    file's path."""
     assert lang in LANGUAGES, lang
     folder = SCREENSHOTS / lang
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_safe_name(name)}.png"
     await page.evaluate("async () => { await document.fonts.ready; }")
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
