@@ -13,7 +13,6 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Message, Scope
 
@@ -23,6 +22,7 @@ from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
+from api.web.static import api_docs_plugin, static_files_router
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, DatabaseLimits, database
 from infra.keys import dev_key_pair
@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
     handlers: list[Any] = []
     for module_name in ROUTE_MODULES:
         handlers.extend(importlib.import_module(module_name).ROUTES)
+    handlers.append(static_files_router())
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
@@ -125,7 +126,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             title="Cluster Ledger API",
             version="0.1.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[api_docs_plugin()],  # from vendored assets, no CDN
             use_handler_docstrings=True,  # handler docstrings become operation descriptions
             description=(
                 "Event-sourced case management for SME characteristic industrial clusters. "
