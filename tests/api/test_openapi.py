@@ -244,8 +244,9 @@ def test_a_case_walks_through_its_life_along_the_documents_links(
         if body is None:
             response = client.get(url, headers=headers)
         else:
-            headers = {**headers, "If-Match": parameters["header.If-Match"]}
-            response = client.post(url, json=body, headers=headers)
+            response = client.post(
+                url, json=body, headers={**headers, "If-Match": parameters["header.If-Match"]}
+            )
         assert response.status_code == 200, (operation_id, response.text)
         links = operation["responses"]["200"].get("links", {})
     assert response.json()["status"] == "certified"
