@@ -38,6 +38,7 @@ ROUTE_MODULES = (
     "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
     "api.routes.reads",
     "api.routes.audit",
+    "api.i18n.routes",  # GET /lang/{code}: the pages' language switch
 )
 
 # Each module exposes `async def start(runtime, stack: contextlib.AsyncExitStack) -> None`, run in
