@@ -14,7 +14,7 @@ from typing import Annotated
 
 from litestar import get
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from api.errors import ApiError
@@ -43,8 +43,8 @@ def local_path(candidate: str | None) -> str:
     status_code=303,
 )
 async def set_language(
-    code: str,
-    next_path: Annotated[str | None, Parameter(query="next")] = None,
+    code: FromPath[str],
+    next_path: Annotated[str | None, QueryParameter(name="next")] = None,
 ) -> Redirect:
     """Remember the language in the `lang` cookie and go back to `next` (default `/`)."""
     if code not in LOCALES:

@@ -220,7 +220,8 @@ def test_the_ui_strings_are_in_both_languages() -> None:
     ui = catalogue().ui
     assert len(ui) > 100
     for key, text in ui.items():
-        assert text.zh.strip() and text.en.strip(), key
+        assert text.zh.strip(), key
+        assert text.en.strip(), key
 
 
 def test_adding_a_ui_key_needs_both_languages() -> None:
