@@ -279,3 +279,15 @@ def test_a_malformed_placeholder_stops_the_catalogue(template: str) -> None:
 def test_a_placeholder_of_a_ui_kind_or_a_value_format_is_accepted() -> None:
     built = build_catalogue(_problem("{r:role} {d:date} {f:yuan} {n}"), ROLES)
     assert built.groups == {"role"}
+
+
+async def test_the_lifespan_hook_reads_the_catalogue_once() -> None:
+    from contextlib import AsyncExitStack
+
+    from api.i18n.catalogue import start
+
+    catalogue.cache_clear()
+    async with AsyncExitStack() as stack:
+        await start(None, stack)
+    assert catalogue.cache_info().currsize == 1
+    assert catalogue() is catalogue()
