@@ -83,7 +83,7 @@ class _Formatter(string.Formatter):
         if value is _MISSING:
             return _MISSING_VALUE
         if isinstance(value, list | tuple | set | frozenset):
-            items = sorted(value) if isinstance(value, set | frozenset) else value
+            items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
             written = (self.format_field(item, format_spec) for item in items)
             return _LIST_SEPARATOR[self.locale].join(written)
         return write_value(self.locale, value, format_spec)
@@ -109,7 +109,9 @@ def _date(locale: Locale, value: Any) -> str:
 
 
 def _datetime(locale: Locale, value: Any) -> str:
-    return format_datetime(value, locale) if isinstance(value, datetime) else str(value)
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return format_datetime(value, locale)
+    return str(value)  # not an instant: shown as it is rather than failing an error answer
 
 
 def _yuan(locale: Locale, value: Any) -> str:

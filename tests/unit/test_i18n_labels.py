@@ -156,3 +156,19 @@ def test_recorded_times_in_a_template_are_shown_in_china_standard_time(locale: s
     instant = datetime(2026, 3, 29, 16, 5, 9, tzinfo=UTC)  # 00:05:09 on the 30th in Beijing
     written = write_value(locale, instant, "datetime")  # type: ignore[arg-type]
     assert written == {"zh": "2026年3月30日 00:05:09", "en": "30 Mar 2026 00:05:09"}[locale]
+
+
+def test_a_value_that_cannot_be_written_by_its_kind_is_shown_as_it_is() -> None:
+    from api.i18n.messages import write_value
+
+    naive = datetime(2026, 3, 30, 8, 0)  # noqa: DTZ001 - the point
+    assert write_value("zh", naive, "datetime") == "2026-03-30 08:00:00"
+    assert write_value("zh", 1.5, "yuan") == "1.5"
+    assert write_value("zh", "2026-13-01", "date") == "2026-13-01"
+    assert write_value("en", None, "status") == "—"
+
+
+def test_a_set_of_mixed_values_is_written_in_a_stable_order() -> None:
+    assert problem_text("en", "wrong_state", {"status": "x", "expected": {2, "a", 1}})[1] == (
+        "The case is x; this step needs it to be 1, 2, a."
+    )
