@@ -38,11 +38,13 @@ ROUTE_MODULES = (
     "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
     "api.routes.reads",
     "api.routes.audit",
+    "api.i18n.routes",  # GET /lang/{code}: the pages' language switch
 )
 
 # Each module exposes `async def start(runtime, stack: contextlib.AsyncExitStack) -> None`, run in
 # the lifespan after the runtime is built (e.g. the in-process projector); stopped in reverse order.
 LIFESPAN_MODULES: tuple[str, ...] = (
+    "api.i18n.catalogue",  # loads the message catalogue: a bad file stops the start
     "api.projector",
     "infra.audit.checkpointer",  # signs due audit checkpoints in the background
 )

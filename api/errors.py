@@ -13,11 +13,17 @@ errors), never a 500 or a hang.
 
 Handlers never catch exceptions themselves. The OpenAPI document lists the same problem shape
 for every status a handler can return (`problem_responses`).
+
+Every problem is answered in the client's language (`in_language`): `Accept-Language` asking
+for Chinese gives the title and detail from the message catalogue (`api.i18n`), filled from the
+problem's `details` and field; otherwise English, with the catalogue's title and the detail as
+raised. `code`, `fields`, `errors` and `details` never change; `Content-Language` says which.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +34,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
+from api.i18n.messages import problem_text
+from api.i18n.negotiation import LANGUAGE_TAGS, api_locale
 from domain.errors import DomainError, ErrorKind
 from infra.db_failures import DRIVER_ERRORS, RETRY_AFTER, Failure, classify
 
@@ -248,13 +256,41 @@ def unexpected_error_handler(
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
-EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+Handler = Callable[[Request[Any, Any, Any], Any], Response[dict[str, Any]]]
+
+
+def in_language(handler: Handler) -> Handler:
+    """`handler`'s problem with its title and detail in the language the client asks for."""
+
+    def localised(request: Request[Any, Any, Any], exc: Any) -> Response[dict[str, Any]]:
+        response = handler(request, exc)
+        body = response.content
+        locale = api_locale(request)
+        params = dict(body.get("details") or {})
+        if body.get("fields"):
+            params.setdefault("field", ", ".join(body["fields"]))
+        title, detail = problem_text(locale, body["code"], params, status=body["status"])
+        body["title"] = title
+        if locale != "en":  # English keeps the detail as raised, with all its figures
+            body["detail"] = detail
+        response.headers["Content-Language"] = LANGUAGE_TAGS[locale]
+        vary = response.headers.get("Vary")
+        response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+        return response
+
+    return localised
+
+
+_HANDLERS: dict[type[Exception], Handler] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     UnicodeDecodeError: undecodable_body_handler,
     **dict.fromkeys(DRIVER_ERRORS, database_error_handler),
     Exception: unexpected_error_handler,
+}
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    exc_type: in_language(handler) for exc_type, handler in _HANDLERS.items()
 }
 
 
