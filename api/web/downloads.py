@@ -55,7 +55,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
@@ -542,8 +542,13 @@ async def build(
                 chunk.clear()
         else:
             await run(writer.write_rows, rows)
-    finally:
-        await run(writer.close)
+    except BaseException:
+        # The file is thrown away: close it (and XlsxWriter's scratch files) without letting
+        # an error there hide the one that stopped the build.
+        with suppress(Exception):
+            await run(writer.close)
+        raise
+    await run(writer.close)
 
 
 def file_names(table: Table, provenance: Provenance, fmt: Format) -> tuple[str, str]:
