@@ -42,6 +42,7 @@ Decisions:
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 import tempfile
@@ -278,6 +279,11 @@ def _text(value: Any) -> str:
 
 def display_width(text: str) -> int:
     """Columns a text takes in a spreadsheet: a wide (CJK) character counts 2."""
+    return len(text) if text.isascii() else _wide_width(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a board repeats its statuses, regions and industries
+def _wide_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
