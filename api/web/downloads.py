@@ -68,7 +68,7 @@ from urllib.parse import quote
 import anyio.to_thread
 from litestar.response import Stream
 
-from api.errors import ApiError
+from api.errors import ApiError, invalid_field
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 LOCALES = ("zh", "en")
@@ -590,7 +590,10 @@ async def download(
     fmt: Format | str, table: Table, rows: Iterable[Any] | AsyncIterable[Any],
     provenance: Provenance, *, tmpdir: Path | None = None,
 ) -> Stream:
-    """The download as a Litestar `Stream` response (built first, then streamed)."""
+    """The download as a Litestar `Stream` response (built first, then streamed). `fmt` as the
+    page's `?format=` gave it: anything but csv or xlsx is a 400 problem."""
+    if fmt not in set(Format):
+        raise invalid_field("format", "one of csv, xlsx", source="query")
     fmt = Format(fmt)
     scratch = tmpdir or Path(tempfile.gettempdir())
     descriptor, name = tempfile.mkstemp(prefix="download-", suffix=f".{fmt}", dir=scratch)

@@ -401,3 +401,10 @@ def test_a_download_too_large_for_a_sheet_is_a_problem_and_leaves_no_file(
     assert response.status_code == 422
     assert response.json()["code"] == "download_too_large"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_format_other_than_csv_or_xlsx_is_a_problem(served: TestClient[Any]) -> None:
+    response = served.get("/board", params={"format": "pdf"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+    assert response.json()["errors"][0]["field"] == "format"
