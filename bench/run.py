@@ -23,6 +23,7 @@ import psycopg
 
 from bench import features
 from bench.benchdb import bench_database
+from bench.board_download import measure_board_download
 from bench.ceilings import (
     measure_eventsourcing_ceiling,
     measure_insert_ceiling,
@@ -59,7 +60,8 @@ def measure_codec(ctx: Context) -> None:
 
 
 # In order: ceilings first, then the features that are compared with them; the projection
-# rebuild and the export run before the server starts (the server's projector then only follows).
+# rebuild, the export and the board download run before the server starts (the server's
+# projector then only follows).
 MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
     ("codec", measure_codec),
     ("insert ceiling", measure_insert_ceiling),
@@ -68,6 +70,7 @@ MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
     ("replay and python -O", measure_replay),
     ("projection rebuild", features.measure_projection_rebuild),
     ("export + verify", features.measure_export_verify),
+    ("board download", measure_board_download),
     ("HTTP stack ceiling", features.measure_http_ceiling),
     ("HTTP commands", features.measure_http_commands),
     ("HTTP reads", features.measure_http_reads),

@@ -6,7 +6,10 @@ counties (Pingtan 350128 counts as a city of its own, not under Fuzhou), a count
 
 Lists paginate by keyset: pass the `next` of one page as `cursor` for the next. With
 `Accept: text/csv` a list answers as CSV (its items only; the next page is in the `Link`
-header). `after=<position>` (a command's `position`) waits until every view has processed that
+header), and `/api/stats` answers one of its two tables (`table=clusters|funding`). The API's
+CSV is for programs: `text/csv; charset=utf-8`, no BOM, the fields' own names and values (fen,
+ISO dates); the pages' downloads for Excel are `api/web/downloads.py`.
+`after=<position>` (a command's `position`) waits until every view has processed that
 log position, at most `read_wait_seconds`, then answers 503 with `Retry-After`.
 """
 
@@ -18,6 +21,7 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -220,7 +224,12 @@ def _list_response(
         query["cursor"] = page.next
         headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
     body = to_csv(page.items, item_type.__struct_fields__)
-    return Response(body, media_type=f"{CSV}; charset=utf-8", headers=headers)
+    return csv_response(body, headers)
+
+
+def csv_response(body: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    # Litestar appends "; charset=utf-8" to a text/ media type itself: the type alone here.
+    return Response(body, media_type=CSV, headers=headers)
 
 
 # ---- handlers --------------------------------------------------------------------------------
@@ -418,6 +427,51 @@ async def list_deadlines_route(
     return _list_response(request, page, DeadlineItem)
 
 
+class StatsTable(StrEnum):
+    CLUSTERS = "clusters"
+    FUNDING = "funding"
+
+
+class _StatusCountRow(msgspec.Struct):
+    on: date
+    status: str
+    city_code: str
+    county_code: str
+    year: int
+    clusters: int
+
+
+class _FundingTotalRow(msgspec.Struct):
+    on: date
+    city_code: str
+    county_code: str
+    year: int
+    entitled_fen: int
+    approved_fen: int
+    paid_fen: int
+    remaining_fen: int
+
+
+def stats_csv(request: ActorRequest, summary: Summary, table: StatsTable) -> Response[Any]:
+    """One table of the statistics as CSV: CSV holds one table, so `table` picks which (the
+    other is linked as `rel="alternate"`). Each row carries `on`, the date the statuses were
+    read on, which JSON gives once at the top."""
+    rows: list[msgspec.Struct]
+    if table is StatsTable.CLUSTERS:
+        row_type: type[msgspec.Struct] = _StatusCountRow
+        rows = [_StatusCountRow(summary.on, *msgspec.structs.astuple(c))
+                for c in summary.clusters]
+    else:
+        row_type = _FundingTotalRow
+        rows = [_FundingTotalRow(summary.on, *msgspec.structs.astuple(f))
+                for f in summary.funding]
+    other = StatsTable.FUNDING if table is StatsTable.CLUSTERS else StatsTable.CLUSTERS
+    query = {k: v for k, v in request.query_params.items() if k not in {"table", "after"}}
+    query["table"] = str(other)
+    link = f'<{request.url.path}?{urlencode(query)}>; rel="alternate"; type="{CSV}"'
+    return csv_response(to_csv(rows, row_type.__struct_fields__), {"Link": link})
+
+
 @get(
     "/api/stats",
     operation_id="getStats",
@@ -426,17 +480,26 @@ async def list_deadlines_route(
     responses=READ_PROBLEMS,
 )
 async def stats_route(
-    request: ActorRequest, region: Region = None, on: On = None, after: After = 0
-) -> Summary:
+    request: ActorRequest, region: Region = None, on: On = None, after: After = 0,
+    table: Annotated[
+        StatsTable,
+        QueryParameter(description="With `Accept: text/csv`, which table: `clusters` (counts) "
+                       "or `funding` (totals in fen); JSON always answers both"),
+    ] = StatsTable.CLUSTERS,
+) -> Response[Summary]:
     """Cluster counts by status (as read on `on`), county, city and year of application;
     funding totals in fen by county, city and budget year. Restricted to the caller's
-    jurisdiction."""
+    jurisdiction. With `Accept: text/csv`, the table `table` names as CSV, each row with
+    `on`."""
     on = query_date("on", on)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = _scope(runtime, request.user, region)
     async with runtime.pool.acquire() as conn:
-        return await fetch_summary(conn, on=on or _today(), counties=counties, prefix=prefix)
+        summary = await fetch_summary(conn, on=on or _today(), counties=counties, prefix=prefix)
+    if wants_csv(request):
+        return stats_csv(request, summary, table)
+    return Response(summary)
 
 
 ROUTES = [
