@@ -1,0 +1,1 @@
+"""Server-rendered pages: the session (sign-in), templates, and the pages themselves."""
