@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
 from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
@@ -58,7 +59,7 @@ from api.errors import PAGE_CHALLENGE, SignInRequired
 from api.runtime import runtime_of
 from api.web.templates import template_config
 from domain.actors import Actor
-from infra.accounts import Passwords
+from infra.accounts import USERNAME, Passwords, lookup_name
 from infra.keys import dev_secret
 from infra.sessions import SessionPolicy, SessionStore, WebSession
 from infra.settings import Settings
@@ -239,7 +240,13 @@ async def login(request: Request[Any, Any, Any], web: Web) -> Response[Any]:
     pool = runtime_of(request).pool
     outcome = await web.sign_in.sign_in(pool, username, _form_text(form.get("password")), address)
     text = TEXT[page_lang(request)]
+    log = structlog.get_logger("api.sign_in").bind(
+        # What was typed, if it can be a username (never a password typed in the wrong field).
+        username=name if USERNAME.match(name := lookup_name(username)) else "(not a username)",
+        address=address,
+    )
     if isinstance(outcome, Locked):
+        log.warning("sign_in_locked", retry_after=outcome.retry_after)
         minutes = math.ceil(outcome.retry_after / 60)
         return _login_page(
             request, next_path=next_path, username=username,
@@ -247,10 +254,12 @@ async def login(request: Request[Any, Any, Any], web: Web) -> Response[Any]:
             headers={"Retry-After": str(outcome.retry_after)},
         )
     if isinstance(outcome, Refused):
+        log.warning("sign_in_refused")
         return _login_page(
             request, next_path=next_path, username=username, error=text["refused"],
             status_code=401, headers={"WWW-Authenticate": PAGE_CHALLENGE},
         )
+    log.info("signed_in", user=outcome.actor.user_id, role=str(outcome.actor.role))
     if previous := request.cookies.get(web.cookies.session):
         await web.sessions.end(pool, previous)
     return Redirect(

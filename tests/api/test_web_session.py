@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from litestar.testing import TestClient
+from structlog.testing import capture_logs
 
 from infra.accounts import AccountStore
 from infra.database import ConnectionInfo
@@ -349,3 +350,30 @@ def test_health_readiness_and_the_api_docs_need_no_session(pages: TestClient[Any
 def test_pages_are_not_in_the_api_document(pages: TestClient[Any]) -> None:
     paths = pages.get("/schema/openapi.json").json()["paths"]
     assert not {"/login", "/logout", "/account"} & set(paths)
+
+
+def test_sign_ins_are_logged_with_the_username_and_address_but_never_the_password(
+    pages: TestClient[Any], member: str
+) -> None:
+    with capture_logs() as logs:
+        sign_in(pages, member, "not the right password at all")
+        sign_in(pages, "correct horse battery staple")  # a password typed as the username
+        sign_in(pages, member)
+    events = [e for e in logs if e["event"] in {"sign_in_refused", "signed_in"}]
+    assert [(e["event"], e["username"], e["address"]) for e in events] == [
+        ("sign_in_refused", member, "testclient"),
+        ("sign_in_refused", "(not a username)", "testclient"),
+        ("signed_in", member, "testclient"),
+    ]
+    assert "not the right password" not in str(logs)
+    assert PASSWORD not in str(logs)
+
+
+def test_a_locked_sign_in_is_logged(pages: TestClient[Any], member: str) -> None:
+    for _ in range(3):
+        sign_in(pages, member, "not the right password at all")
+    with capture_logs() as logs:
+        sign_in(pages, member)
+    (locked,) = [e for e in logs if e["event"] == "sign_in_locked"]
+    assert (locked["username"], locked["log_level"]) == (member, "warning")
+    assert locked["retry_after"] > 0
