@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -150,10 +150,9 @@ class CookieNames:
         return self._cookie(key, "", max_age=0)
 
     def _cookie(self, key: str, value: str, max_age: int | None = None) -> Cookie:
-        same_site: Literal["lax"] = "lax"
         return Cookie(
             key=key, value=value, path="/", httponly=True, secure=self.secure,
-            samesite=same_site, max_age=max_age,
+            samesite="lax", max_age=max_age,
         )
 
 
@@ -284,14 +283,12 @@ async def logout(request: Request[Any, Any, Any], web: Web) -> Redirect:
 
 
 @get("/account", sync_to_thread=False)
-def account(request: Request[Actor, WebSession, Any]) -> Template:
+def account(request: Request[Actor, WebSession, Any], actor: SignedInActor) -> Template:
     """Who is signed in, until when, and the sign-out button."""
     lang = page_lang(request)
     return Template(
         template_name="account.html",
-        context={
-            "lang": lang, "text": TEXT[lang], "actor": request.user, "session": request.auth,
-        },
+        context={"lang": lang, "text": TEXT[lang], "actor": actor, "session": request.auth},
         headers={"Cache-Control": "no-store"},
     )
 

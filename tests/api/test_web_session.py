@@ -377,3 +377,25 @@ def test_a_locked_sign_in_is_logged(pages: TestClient[Any], member: str) -> None
     (locked,) = [e for e in logs if e["event"] == "sign_in_locked"]
     assert (locked["username"], locked["log_level"]) == (member, "warning")
     assert locked["retry_after"] > 0
+
+
+def test_a_page_address_with_chinese_in_its_query_survives_the_sign_in(
+    pages: TestClient[Any], member: str
+) -> None:
+    first = pages.get("/account?q=%E6%99%8B%E6%B1%9F")  # ?q=晋江, as a browser sends it
+    next_path = parse_qs(urlsplit(first.headers["location"]).query)["next"][0]
+    assert next_path == "/account?q=%E6%99%8B%E6%B1%9F"
+    response = sign_in(pages, member, next_path=next_path)
+    assert response.headers["location"] == "/account?q=%E6%99%8B%E6%B1%9F"
+    assert sign_in(pages, member, next_path="/account?q=晋江").headers["location"] == (
+        "/account?q=%E6%99%8B%E6%B1%9F"
+    )
+
+
+def test_what_was_typed_is_shown_back_escaped(pages: TestClient[Any]) -> None:
+    typed = '"><script>alert(1)</script>'
+    response = sign_in(pages, typed, next_path='/account?x="><b>')
+    assert response.status_code == 401
+    assert "<script>alert(1)" not in response.text
+    assert "&#34;&gt;&lt;script&gt;" in response.text
+    assert '"><b>' not in response.text
