@@ -11,17 +11,17 @@ from typing import Any
 import anyio.to_thread
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Message, Scope
 
-from api.auth import PUBLIC_PATHS, BearerAuthMiddleware, TokenVerifier
+from api.auth import BearerAuthMiddleware, TokenVerifier
 from api.errors import EXCEPTION_HANDLERS
 from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
+from api.web.session import web_config
 from api.web.static import api_docs_plugin, static_files_router
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo, DatabaseLimits, database
@@ -112,15 +112,21 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
     for module_name in ROUTE_MODULES:
         handlers.extend(importlib.import_module(module_name).ROUTES)
     handlers.append(static_files_router())
+    web = web_config(settings)  # pages: sessions, sign-in, CSRF, templates
+    handlers.extend(web.route_handlers)
     return Litestar(
         route_handlers=handlers,
+        dependencies=web.dependencies,
         lifespan=[lifespan],
         on_app_init=[on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             RequestContextMiddleware,  # outermost: request ids exist before anything can fail
-            DefineMiddleware(BearerAuthMiddleware, exclude=[f"^{p}" for p in PUBLIC_PATHS]),
+            BearerAuthMiddleware,  # /api/ only
+            *web.middleware,  # every other route but the public ones: a session
         ],
+        csrf_config=web.csrf,
+        template_config=web.templates,
         before_request=refuse_deep_json,  # before any body is decoded
         # One structlog line per response, errors included; OPTIONS naming every method.
         before_send=[allow_every_method, log_request],

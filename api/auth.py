@@ -1,7 +1,8 @@
 """Bearer-token authentication: signed JWTs (EdDSA / Ed25519), expiry enforced.
 
-Deny by default: the middleware authenticates every route except the public ones listed in
-`PUBLIC_PATHS`; a missing or bad token is 401 before any handler runs, and so is a token whose
+Deny by default: the middleware authenticates every route under `API_PREFIX` (the pages
+outside it use a session instead, `api.web.session`, and a session cookie is no credential
+here); a missing or bad token is 401 before any handler runs, and so is a token whose
 role may not hold its jurisdiction's level (a "county" naming the province: 401
 `invalid_token_claims`, from the domain's table `JURISDICTION_LEVELS`). Guards then refuse, before
 the body is even read, a role that may never issue the route's command (`may_issue`, from the
@@ -22,6 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Receive, Scope, Send
 
 from api.errors import ApiError
 from domain.actors import Actor, Role
@@ -30,7 +32,7 @@ from domain.permissions import Command, RegionLookup, allowed_roles, check_juris
 from domain.rulebook import Programme
 
 ALGORITHM = "EdDSA"
-PUBLIC_PATHS = ("/health", "/ready", "/schema")
+API_PREFIX = "/api/"
 
 
 class TokenIssuer:
@@ -139,6 +141,12 @@ class TokenVerifier:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith(API_PREFIX):
+            await super().__call__(scope, receive, send)
+        else:  # not the API: health, docs, static files, or a page (its own middleware)
+            await self.app(scope, receive, send)
+
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:

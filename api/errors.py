@@ -26,12 +26,14 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 from api.i18n.messages import problem_text
@@ -256,6 +258,29 @@ def unexpected_error_handler(
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
+class SignInRequired(NotAuthorizedException):
+    """401 on a page (no session, or one that has ended): the browser is sent to the sign-in
+    form instead of a problem document. `headers` may clear the stale session cookie."""
+
+
+def sign_in_redirect(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    """303 to `/login`, with the page asked for as `next` (a GET's only: after signing in the
+    browser asks for `next` with GET). An htmx request gets 401 with `HX-Redirect`, which htmx
+    follows as a whole-page visit rather than putting the form inside the part it replaces."""
+    target = "/login"
+    if request.method == "GET":
+        query = request.url.query
+        target += "?" + urlencode({"next": request.url.path + (f"?{query}" if query else "")})
+    headers = dict(exc.headers or {})
+    if request.headers.get("hx-request") == "true":
+        headers["HX-Redirect"] = target
+        headers["WWW-Authenticate"] = PAGE_CHALLENGE
+        return Response(content=None, status_code=401, headers=headers)
+    return Redirect(path=target, status_code=303, headers=headers)
+
+
+PAGE_CHALLENGE = 'Form realm="Cluster Ledger", action="/login"'  # pages sign in with a form
+
 Handler = Callable[[Request[Any, Any, Any], Any], Response[dict[str, Any]]]
 
 
@@ -290,7 +315,8 @@ _HANDLERS: dict[type[Exception], Handler] = {
     Exception: unexpected_error_handler,
 }
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    exc_type: in_language(handler) for exc_type, handler in _HANDLERS.items()
+    SignInRequired: sign_in_redirect,  # a page without a session: to the sign-in form
+    **{exc_type: in_language(handler) for exc_type, handler in _HANDLERS.items()},
 }
 
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "infra.commands.audit",  # export, verify, checkpoint
     "infra.commands.project",  # project run | rebuild NAME | status
     "infra.commands.bench",  # bench-data --scale N
+    "infra.commands.users",  # user add | passwd | disable | list
 )
 
 

@@ -7,14 +7,18 @@ from the public lists in DOMAIN.md; the figures are invented but plausible.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID
 
 import msgspec
 
 from domain.actors import Actor, EventMeta, Role
+from domain.errors import InvalidInput
 from domain.facts import (
     AnnualFigures,
     AppealOutcome,
@@ -25,8 +29,10 @@ from domain.facts import (
     ScoreStage,
 )
 from domain.indicators import Indicators
+from domain.permissions import RegionLookup
 from domain.regions import Regions
 from domain.rulebook import Programme
+from infra.accounts import AccountExists, AccountStore, check_new_password
 from infra.application import ClusterLedger
 
 PROVINCE = "350000"
@@ -489,3 +495,92 @@ def load_demo(ledger: ClusterLedger) -> int:
         _run(DemoDriver(ledger, regions, case))
         count += 1
     return count
+
+
+# ---- sign-ins for the demo users ---------------------------------------------------------------
+
+DEMO_LOGINS_FILE = "demo-logins.txt"  # under the data directory (var/, git-ignored)
+_LOGINS_HEADER = (
+    "# Demo sign-ins for the pages (/login), made with the demo data: one random password each.\n"
+    "# username\tpassword\trole\tjurisdiction\torganisation\n"
+)
+
+
+class DemoLogin(msgspec.Struct, frozen=True, kw_only=True):
+    username: str
+    password: str
+    role: str
+    jurisdiction: str
+    organisation: str
+
+
+def _random_password(username: str) -> str:
+    while True:  # a draw the password rule refuses (it contains the username...) is drawn again
+        candidate = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+        try:
+            return check_new_password(candidate, username)
+        except InvalidInput:
+            continue
+
+
+def create_demo_accounts(
+    conninfo: str,
+    regions: RegionLookup,
+    users: Iterable[tuple[str, Role, str, str]],
+    path: Path,
+) -> list[DemoLogin]:
+    """An account with a random password for each demo user, written to `path` (mode 0600).
+    A user that exists already (made by hand) is left as it is and not listed."""
+    store = AccountStore(conninfo, regions)
+    logins: list[DemoLogin] = []
+    for username, role, jurisdiction, organisation in users:
+        password = _random_password(username)
+        try:
+            store.add(
+                username, role=role, jurisdiction=jurisdiction, organisation=organisation,
+                password=password,
+            )
+        except AccountExists:
+            continue
+        logins.append(
+            DemoLogin(
+                username=username, password=password, role=str(role),
+                jurisdiction=jurisdiction, organisation=organisation,
+            )
+        )
+    if logins:
+        write_demo_logins(path, logins)
+    return logins
+
+
+def write_demo_logins(path: Path, logins: Iterable[DemoLogin]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before with a wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(_LOGINS_HEADER)
+        for login in logins:
+            fields = (
+                login.username, login.password, login.role, login.jurisdiction,
+                login.organisation,
+            )
+            out.write("\t".join(fields) + "\n")
+
+
+def read_demo_logins(path: Path) -> list[DemoLogin]:
+    """The logins `create_demo_accounts` wrote, or none when there is no such file."""
+    if not path.exists():
+        return []
+    logins = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) != 5:
+            continue
+        username, password, role, jurisdiction, organisation = fields
+        logins.append(
+            DemoLogin(
+                username=username, password=password, role=role, jurisdiction=jurisdiction,
+                organisation=organisation,
+            )
+        )
+    return logins

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -39,3 +40,14 @@ def dev_key_pair(directory: Path, name: str) -> tuple[str, str]:
         public_path.write_text(public, encoding="utf-8")
     private = private_path.read_text(encoding="utf-8")
     return private, public_pem_of(private)
+
+
+def dev_secret(directory: Path, name: str) -> str:
+    """Load or create `<name>.secret` (random text, mode 0600) in `directory`: an HMAC key for
+    development, like the key pairs above."""
+    path = directory / f"{name}.secret"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()

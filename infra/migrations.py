@@ -221,6 +221,41 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ON county_code, left(county_code, 4) FROM proj_status;
         ANALYZE proj_status;
         """),
+    (300, "web sign-in: local accounts, sessions, failed sign-in throttle", r"""
+        -- infra/accounts.py and infra/sessions.py. A username is the `Actor.user_id` that goes
+        -- into events: lower case, so that two spellings never name two people.
+        CREATE TABLE IF NOT EXISTS accounts (
+            username text PRIMARY KEY CHECK (username ~ '^[a-z0-9][a-z0-9._@-]{0,63}$'),
+            role text NOT NULL,
+            jurisdiction text NOT NULL CHECK (jurisdiction ~ '^[0-9]{6}$'),
+            organisation text NOT NULL DEFAULT '',
+            password_hash text NOT NULL,  -- argon2id, PHC string format
+            disabled boolean NOT NULL DEFAULT false,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        -- A session is who signed in (`subject` at `issuer`: 'local' for these accounts, an
+        -- OIDC issuer later) and what they were allowed to do then (`claims`: the Actor).
+        -- Only the sha256 of the cookie's random id is stored: reading this table gives no
+        -- live cookie. Idle and absolute expiry are settings applied when a session is read.
+        CREATE TABLE IF NOT EXISTS web_sessions (
+            id_hash bytea PRIMARY KEY CHECK (length(id_hash) = 32),
+            issuer text NOT NULL,
+            subject text NOT NULL,
+            claims jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            last_seen_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS web_sessions_subject_idx ON web_sessions (issuer, subject);
+        -- Failed sign-ins per key ('user:<name>' or 'address:<client address>'), counted in a
+        -- window that starts at the first failure; `locked_until` once the limit is reached.
+        CREATE TABLE IF NOT EXISTS login_throttle (
+            key text PRIMARY KEY,
+            failures integer NOT NULL,
+            window_started_at timestamptz NOT NULL,
+            locked_until timestamptz
+        );
+        """),
 )
 
 

@@ -11,6 +11,7 @@ import msgspec
 from domain.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 32  # characters of a configured HMAC secret (the CSRF tokens' key)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,11 +36,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_statement_timeout: float = 5.0  # s a statement may run (lock waits included)
     projector_max_backoff: float = 30.0  # s: cap of the projector's retry delay (from 0.5 s)
     log_json: bool = True
+    # Pages (api/web): server-side sessions, their cookie, CSRF, and failed sign-in throttling.
+    session_idle_seconds: int = 30 * 60  # a session unused this long ends
+    session_absolute_seconds: int = 12 * 3600  # ... and any session ends this long after sign-in
+    cookie_secure: bool = False  # cookies only over HTTPS: turn on behind TLS
+    csrf_secret: str | None = None  # None in development: a secret under data_dir/keys
+    login_max_failures: int = 5  # failed sign-ins per username within the window ...
+    login_max_failures_per_address: int = 30  # ... and per client address (shared NATs)
+    login_window_seconds: int = 15 * 60  # the window failures are counted in
+    login_lock_seconds: int = 15 * 60  # how long further attempts are refused then
 
     def __post_init__(self) -> None:
         for name in ("db_connect_timeout", "db_statement_timeout", "projector_max_backoff"):
             if not getattr(self, name) > 0:
                 raise ConfigError("invalid_setting", f"{name} must be a positive number of seconds")
+        for name in (
+            "session_idle_seconds", "session_absolute_seconds", "login_max_failures",
+            "login_max_failures_per_address", "login_window_seconds", "login_lock_seconds",
+        ):
+            if not getattr(self, name) > 0:
+                raise ConfigError("invalid_setting", f"{name} must be a positive whole number")
+        if self.csrf_secret is not None and len(self.csrf_secret.strip()) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "invalid_setting",
+                f"the CSRF secret must be at least {MIN_SECRET_LENGTH} characters long",
+            )
 
     @property
     def embedded_pgdata(self) -> Path:
@@ -80,6 +101,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     env.get("CLUSTER_LEDGER_PROJECTOR_MAX_BACKOFF", "30")
                 ),
                 log_json=env.get("CLUSTER_LEDGER_LOG_FORMAT", "json") == "json",
+                session_idle_seconds=int(env.get("CLUSTER_LEDGER_SESSION_IDLE_SECONDS", "1800")),
+                session_absolute_seconds=int(
+                    env.get("CLUSTER_LEDGER_SESSION_ABSOLUTE_SECONDS", "43200")
+                ),
+                cookie_secure=env.get("CLUSTER_LEDGER_COOKIE_SECURE", "0")
+                in {"1", "true", "yes"},
+                csrf_secret=pem("CLUSTER_LEDGER_CSRF_SECRET"),
+                login_max_failures=int(env.get("CLUSTER_LEDGER_LOGIN_MAX_FAILURES", "5")),
+                login_max_failures_per_address=int(
+                    env.get("CLUSTER_LEDGER_LOGIN_MAX_FAILURES_PER_ADDRESS", "30")
+                ),
+                login_window_seconds=int(env.get("CLUSTER_LEDGER_LOGIN_WINDOW_SECONDS", "900")),
+                login_lock_seconds=int(env.get("CLUSTER_LEDGER_LOGIN_LOCK_SECONDS", "900")),
             )
         except ValueError as exc:
             raise ConfigError(

@@ -1,1 +1,1 @@
-"""Server-rendered pages: sessions, templates, downloads."""
+"""Server-rendered pages: the session (sign-in), templates, downloads and the pages."""

@@ -1,13 +1,17 @@
-"""Core sub-commands: migrate, serve, demo, token."""
+"""Core sub-commands: migrate, serve, demo, token (and the demo users' sign-ins)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from domain.actors import Actor, Role
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.database import ConnectionInfo
 
 
 def register(subparsers: Any) -> None:
@@ -62,23 +66,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 long_case_events=1000, force=False,
             )
         )
-    from infra.bootstrap import build_ledger
     from infra.database import database
-    from infra.demo import load_demo
     from infra.migrations import migrate
 
     settings = Settings.from_env()
     with database(settings) as conn:
         migrate(conn.url)
-        ledger, _calendar = build_ledger(conn, settings)
-        try:
-            loaded = load_demo(ledger)
-        finally:
-            ledger.close()
+        loaded = load_demo_and_logins(conn, settings)
     print(
         f"demo data: {loaded} clusters loaded" if loaded else "demo data: store not empty, skipped"
     )
     return 0
+
+
+def demo_logins_path(settings: Settings) -> Path:
+    from infra.demo import DEMO_LOGINS_FILE
+
+    return settings.data_dir / DEMO_LOGINS_FILE
+
+
+def load_demo_and_logins(conn: ConnectionInfo, settings: Settings) -> int:
+    """The demo data set, and an account for each demo user, only into an empty store; returns
+    how many clusters were loaded."""
+    from infra.bootstrap import build_ledger
+    from infra.demo import create_demo_accounts, load_demo
+
+    ledger, _calendar = build_ledger(conn, settings)
+    try:
+        loaded = load_demo(ledger)
+        if loaded:
+            path = demo_logins_path(settings)
+            logins = create_demo_accounts(conn.url, ledger.services.regions, DEMO_USERS, path)
+            print(f"demo sign-ins: {len(logins)} accounts, passwords in {path}")
+    finally:
+        ledger.close()
+    return loaded
 
 
 def issuer(settings: Settings) -> Any:
@@ -120,6 +142,26 @@ DEMO_USERS = (
 )
 
 
+def pages_banner(settings: Settings, base: str) -> list[str]:
+    """What `serve` prints first: where the pages and the API docs are, and how to sign in."""
+    from infra.demo import read_demo_logins
+
+    lines = [f"\nCluster Ledger: pages on {base}/  —  API docs: {base}/schema"]
+    path = demo_logins_path(settings)
+    if logins := read_demo_logins(path):
+        lines.append(f"Sign in at {base}/login as a demo user (from {path}):")
+        lines.extend(
+            f"  {login.role:<15} {login.jurisdiction} {login.username:<22} {login.password}"
+            for login in logins
+        )
+    else:
+        lines.append(
+            "No demo sign-ins: create a user with `cluster-ledger user add NAME --role ROLE"
+            " --jurisdiction CODE --password-stdin`"
+        )
+    return lines
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -131,19 +173,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     with database(settings) as conn:
         if args.demo:
-            from infra.bootstrap import build_ledger
-            from infra.demo import load_demo
             from infra.migrations import migrate
 
             migrate(conn.url)
-            ledger, _calendar = build_ledger(conn, settings)
-            try:
-                loaded = load_demo(ledger)
-            finally:
-                ledger.close()
+            loaded = load_demo_and_logins(conn, settings)
             print(f"demo data: {loaded} clusters loaded" if loaded else "demo data: present")
         tokens = issuer(settings)
-        print(f"\nCluster Ledger on http://{host}:{port}  —  API docs: http://{host}:{port}/schema")
+        print("\n".join(pages_banner(settings, f"http://{host}:{port}")))
         print("Tokens for the demo users (valid 8 hours):")
         for user, role, jurisdiction, org in DEMO_USERS:
             token = tokens.mint(

@@ -33,10 +33,27 @@ from infra.db_failures import Failure
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "infra", "projections", "api")
-DOMAIN_ERRORS = {
+BASE_ERRORS = {
     "DomainError", "InvalidInput", "RuleViolation", "WrongState", "NotAllowed", "NotFound",
     "VersionConflict", "ConfigError",
 }
+
+
+def _error_classes() -> set[str]:
+    """The domain error classes and every class derived from one anywhere in the source (e.g.
+    `infra.accounts.AccountExists`): a call of any of them raises a code."""
+    bases: dict[str, set[str]] = {}
+    for layer in LAYERS:
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases.setdefault(node.name, set()).update(
+                        name for base in node.bases if (name := _name(base))
+                    )
+    found = set(BASE_ERRORS)
+    while grown := {c for c, names in bases.items() if names & found and c not in found}:
+        found |= grown
+    return found
 DETAIL_KEYWORDS_NOT_DETAILS = {"fields", "errors", "headers", "details", "title"}
 
 # Codes computed at run time: (file, the code expression as written) -> (codes, details given).
@@ -76,6 +93,9 @@ def _name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Attribute):
         return func.attr
     return None
+
+
+DOMAIN_ERRORS = _error_classes()
 
 
 def _keywords(call: ast.Call) -> set[str]:
