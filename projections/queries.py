@@ -28,7 +28,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -205,6 +205,7 @@ class ClusterFilters(msgspec.Struct, frozen=True, kw_only=True):
     programme: str | None = None
     industry: str | None = None  # part of the leading industry's name
     due_before: date | None = None  # next deadline strictly before this date
+    name: str | None = None  # part of the cluster's name
 
 
 class _Sort(NamedTuple):
@@ -273,6 +274,7 @@ def city_prefix_sql(counties: Sequence[str]) -> str | None:
 def _cluster_sql(
     on: date, counties: tuple[str, ...], status: str | None, programme: str | None, *,
     prefix: bool, industry: bool, due_before: bool, cursor: bool, sort: str, limit: int,
+    name: bool = False,
 ) -> tuple[str, tuple[str, ...]]:
     """The SQL of one page of the board and the names of its bound parameters, in order.
 
@@ -299,6 +301,8 @@ def _cluster_sql(
         query.where(f"programme = {programme_sql}")
     if industry:
         query.where(f"strpos(leading_industry, {query.bind('industry')}) > 0")
+    if name:
+        query.where(f"strpos(name, {query.bind('name')}) > 0")
     if due_before:
         query.where(f"next_due_on < {query.bind('due_before')}")
     if cursor:
@@ -336,6 +340,7 @@ async def list_clusters(
         # The view holds, and the board shows, the storable form of the industry
         # (`projections.text`); a search (which passed the edge's text policy) matches it.
         "industry": filters.industry,
+        "name": filters.name,
         "due_before": filters.due_before,
     }
     if cursor is not None:
@@ -349,7 +354,7 @@ async def list_clusters(
     sql, names = _cluster_sql(
         on, tuple(counties), filters.status, filters.programme, prefix=bool(prefix),
         industry=bool(filters.industry), due_before=filters.due_before is not None,
-        cursor=cursor is not None, sort=sort, limit=limit,
+        cursor=cursor is not None, sort=sort, limit=limit, name=bool(filters.name),
     )
     records = await conn.fetch(
         sql, *[list(counties) if name == "counties" else values[name] for name in names]
@@ -442,6 +447,28 @@ async def list_deadlines(
         last = items[-1]
         after = encode_cursor([last.due_on, last.cluster_id, last.kind, last.subject])
     return DeadlinePage(items=items, next=after)
+
+
+class DeadlineCounts(msgspec.Struct, frozen=True, kw_only=True):
+    overdue: int  # due before the reference date
+    due_soon: int  # due on it or within the window after it
+
+
+async def count_deadlines(
+    conn: Any, *, on: date, within_days: int, counties: Sequence[str], prefix: str | None
+) -> DeadlineCounts:
+    """How many open obligations are overdue on `on`, and how many fall due within
+    `within_days` days from it (the overview's figures)."""
+    query = _Query()
+    query.scope(counties, prefix)
+    today, horizon = query.bind(on), query.bind(on + timedelta(days=within_days))
+    record = await conn.fetchrow(
+        f"SELECT count(*) FILTER (WHERE due_on < {today})::int AS overdue, "
+        f"count(*) FILTER (WHERE due_on >= {today} AND due_on <= {horizon})::int AS due_soon "
+        f"FROM {DEADLINES.prefix}{query.where_sql}",
+        *query.params,
+    )
+    return DeadlineCounts(overdue=record["overdue"], due_soon=record["due_soon"])
 
 
 # ---- funding ledger --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from api.routes.commands import (
     command_route,
     run_command,
 )
-from api.runtime import runtime_of
+from api.runtime import Runtime, runtime_of
 from api.schemas import ApplyBody, CommandResponse, EventHistory, EventView
 from domain.actors import Actor, EventMeta
 from domain.case import CaseState
@@ -132,8 +132,14 @@ async def get_cluster_events(
     """Every event of the case in order: its type, the case version after it, its position in
     the log, who recorded it and when (transaction time), the date it takes effect (valid time),
     the document number, comment, attachment hashes, request/correlation ids and its facts."""
-    runtime = runtime_of(request)
-    events = await runtime.call(_history, runtime.ledger, cluster_id, request.user)
+    history = await case_history(runtime_of(request), cluster_id, request.user)
+    return Response(history, headers={"ETag": f'"{history.version}"'})
+
+
+async def case_history(runtime: Runtime, cluster_id: UUID, actor: Actor) -> EventHistory:
+    """Every event of a case with its log position (404 unknown, 403 outside the jurisdiction):
+    what the API's history and the case page show."""
+    events = await runtime.call(_history, runtime.ledger, cluster_id, actor)
     async with runtime.pool.acquire() as conn:
         rows = await conn.fetch(
             f"SELECT originator_version, notification_id FROM {EVENTS_TABLE}"  # noqa: S608
@@ -143,8 +149,7 @@ async def get_cluster_events(
     positions = {row["originator_version"]: row["notification_id"] for row in rows}
     views = [_event_view(e, positions.get(e.originator_version)) for e in events]
     version = views[-1].version if views else 0
-    history = EventHistory(cluster_id=cluster_id, version=version, events=views)
-    return Response(history, headers={"ETag": f'"{version}"'})
+    return EventHistory(cluster_id=cluster_id, version=version, events=views)
 
 
 ROUTES = [get_cluster, apply_for_certification, get_cluster_events]

@@ -16,7 +16,6 @@ log position, at most `read_wait_seconds`, then answers 503 with `Retry-After`.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -34,9 +33,9 @@ from api.errors import ApiError, problem_responses
 from api.input_policy import MAX_POSITION, query_date, query_instant, query_text
 from api.routes.audit import board_as_of
 from api.runtime import Runtime, runtime_of
+from api.scope import read_scope
 from domain.actors import Actor
 from domain.errors import NotAllowed, NotFound
-from domain.regions import Regions
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind, FundingRow
 from projections.positions import await_position
@@ -93,63 +92,6 @@ Region = Annotated[
         "or a shorter code prefix",
     ),
 ]
-
-
-# ---- jurisdiction ----------------------------------------------------------------------------
-
-
-def visible_counties(regions: Regions, actor: Actor) -> list[str]:
-    """The county codes an actor may read (an unknown jurisdiction sees nothing)."""
-    return list(_visible_counties(regions, actor.jurisdiction))
-
-
-@functools.lru_cache(maxsize=1024)
-def _visible_counties(regions: Regions, jurisdiction: str) -> tuple[str, ...]:
-    # A `Regions` never changes once built (its table is read once at start-up), so the
-    # counties a jurisdiction covers are computed once per (regions, jurisdiction).
-    return tuple(sorted(
-        region.code
-        for region in regions
-        if region.level == "county" and regions.covers(jurisdiction, region.code)
-    ))
-
-
-def region_scope(
-    regions: Regions, counties: list[str], region: str | None
-) -> tuple[list[str], str | None]:
-    """Narrow the visible counties by a region filter: counties and a code prefix (if any)."""
-    if region is None:
-        return counties, None
-    inside = _counties_in(regions, region) if len(region) == 6 else None
-    if inside is not None:
-        return [c for c in counties if c in inside], None
-    return counties, region
-
-
-@functools.lru_cache(maxsize=1024)
-def _counties_in(regions: Regions, code: str) -> frozenset[str] | None:
-    """The counties of a known division `code` (None if `code` is not one); see above."""
-    if not any(r.code == code for r in regions):
-        return None
-    return frozenset(r.code for r in regions.counties_in(code))
-
-
-def _scope(
-    runtime: Runtime, actor: Actor, region: str | None
-) -> tuple[tuple[str, ...], str | None]:
-    return _cached_scope(runtime.ledger.services.regions, actor.jurisdiction, region)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_scope(
-    regions: Regions, jurisdiction: str, region: str | None
-) -> tuple[tuple[str, ...], str | None]:
-    """`region_scope` of a jurisdiction's counties, once per (regions, jurisdiction, region)
-    (see `_visible_counties`): the same tuple every time, which the query caches compare
-    by identity before they compare it item by item."""
-    visible = list(_visible_counties(regions, jurisdiction))
-    counties, prefix = region_scope(regions, visible, region)
-    return tuple(counties), prefix
 
 
 def _today() -> date:
@@ -255,6 +197,9 @@ async def list_clusters_route(
     industry: Annotated[
         str | None, QueryParameter(max_length=100, description="Part of the leading industry")
     ] = None,
+    name: Annotated[
+        str | None, QueryParameter(max_length=100, description="Part of the cluster's name")
+    ] = None,
     due_before: Annotated[
         date | None, QueryParameter(description="Next deadline strictly before this date")
     ] = None,
@@ -284,13 +229,13 @@ async def list_clusters_route(
     and/or `known_at`, the board as it stood then, folded from the event log."""
     on, due_before = query_date("on", on), query_date("due_before", due_before)
     as_of, known_at = query_date("as_of", as_of), query_instant("known_at", known_at)
-    industry = query_text("industry", industry)
+    industry, name = query_text("industry", industry), query_text("name", name)
     runtime = runtime_of(request)
     await read_after(runtime, after)
-    counties, prefix = _scope(runtime, request.user, region)
+    counties, prefix = read_scope(runtime, request.user, region)
     filters = ClusterFilters(
         status=status, programme=str(programme) if programme else None, industry=industry,
-        due_before=due_before,
+        due_before=due_before, name=name,
     )
     if as_of is not None or known_at is not None:
         items = await board_as_of(runtime, as_of, known_at, request.user)
@@ -302,6 +247,7 @@ async def list_clusters_route(
             and (status is None or item.status == status)
             and (programme is None or item.programme == str(programme))
             and (industry is None or industry in item.leading_industry)
+            and (name is None or name in item.name)
         ]
         return _list_response(request, ClusterPage(items=items, next=None), ClusterItem)
     async with runtime.pool.acquire() as conn:
@@ -338,7 +284,7 @@ async def list_funding_route(
     `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
-    counties, prefix = _scope(runtime, request.user, region)
+    counties, prefix = read_scope(runtime, request.user, region)
     filters = FundingFilters(funding_year=funding_year, year=year)
     async with runtime.pool.acquire() as conn:
         page = await list_funding(
@@ -361,7 +307,7 @@ async def cluster_funding_route(
     cluster, 403 if it lies outside the caller's jurisdiction."""
     runtime = runtime_of(request)
     await read_after(runtime, after)
-    counties, _ = _scope(runtime, request.user, None)
+    counties, _ = read_scope(runtime, request.user, None)
     async with runtime.pool.acquire() as conn:
         county = await cluster_county(conn, cluster_id)
         if county is None:
@@ -414,7 +360,7 @@ async def list_deadlines_route(
     overdue_on = query_date("overdue_on", overdue_on)
     runtime = runtime_of(request)
     await read_after(runtime, after)
-    counties, prefix = _scope(runtime, request.user, region)
+    counties, prefix = read_scope(runtime, request.user, region)
     filters = DeadlineFilters(
         kind=str(kind) if kind else None, programme=str(programme) if programme else None,
         cluster_id=cluster_id, due_before=due_before, overdue_on=overdue_on,
@@ -494,7 +440,7 @@ async def stats_route(
     on = query_date("on", on)
     runtime = runtime_of(request)
     await read_after(runtime, after)
-    counties, prefix = _scope(runtime, request.user, region)
+    counties, prefix = read_scope(runtime, request.user, region)
     async with runtime.pool.acquire() as conn:
         summary = await fetch_summary(conn, on=on or _today(), counties=counties, prefix=prefix)
     if wants_csv(request):

@@ -18,7 +18,8 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 
 from api.auth import ALGORITHM, TokenIssuer, TokenVerifier
-from api.routes.reads import CSV, region_scope, visible_counties, wants_csv
+from api.routes.reads import CSV, wants_csv
+from api.scope import region_scope, visible_counties
 from domain.actors import Actor, Role
 from infra.database import ConnectionInfo
 from infra.rules import load_regions

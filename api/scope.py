@@ -1,0 +1,69 @@
+"""What a reader may see: the counties of their jurisdiction, narrowed by a region filter.
+
+Every read (the JSON API's lists and the pages) is restricted by the same role x jurisdiction
+code: the province sees all Fujian, a city its own counties (Pingtan 350128 counts as a city of
+its own, not under Fuzhou), a county itself.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from api.runtime import Runtime
+from domain.actors import Actor
+from domain.regions import Regions
+
+
+def visible_counties(regions: Regions, actor: Actor) -> list[str]:
+    """The county codes an actor may read (an unknown jurisdiction sees nothing)."""
+    return list(_visible_counties(regions, actor.jurisdiction))
+
+
+@functools.lru_cache(maxsize=1024)
+def _visible_counties(regions: Regions, jurisdiction: str) -> tuple[str, ...]:
+    # A `Regions` never changes once built (its table is read once at start-up), so the
+    # counties a jurisdiction covers are computed once per (regions, jurisdiction).
+    return tuple(sorted(
+        region.code
+        for region in regions
+        if region.level == "county" and regions.covers(jurisdiction, region.code)
+    ))
+
+
+def region_scope(
+    regions: Regions, counties: list[str], region: str | None
+) -> tuple[list[str], str | None]:
+    """Narrow the visible counties by a region filter: counties and a code prefix (if any)."""
+    if region is None:
+        return counties, None
+    inside = _counties_in(regions, region) if len(region) == 6 else None
+    if inside is not None:
+        return [c for c in counties if c in inside], None
+    return counties, region
+
+
+@functools.lru_cache(maxsize=1024)
+def _counties_in(regions: Regions, code: str) -> frozenset[str] | None:
+    """The counties of a known division `code` (None if `code` is not one); see above."""
+    if not any(r.code == code for r in regions):
+        return None
+    return frozenset(r.code for r in regions.counties_in(code))
+
+
+def read_scope(
+    runtime: Runtime, actor: Actor, region: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    """The counties (and a code prefix, if any) an actor reads, narrowed by `region`."""
+    return _cached_scope(runtime.ledger.services.regions, actor.jurisdiction, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_scope(
+    regions: Regions, jurisdiction: str, region: str | None
+) -> tuple[tuple[str, ...], str | None]:
+    """`region_scope` of a jurisdiction's counties, once per (regions, jurisdiction, region)
+    (see `_visible_counties`): the same tuple every time, which the query caches compare
+    by identity before they compare it item by item."""
+    visible = list(_visible_counties(regions, jurisdiction))
+    counties, prefix = region_scope(regions, visible, region)
+    return tuple(counties), prefix

@@ -1,0 +1,174 @@
+"""Deadlines (`/deadlines`): what is overdue and what falls due soon, grouped by the department
+that has to act, with the dates the working-day calendar could not fix yet flagged
+(provisional). Read from the deadlines view through `projections.queries.list_deadlines`, as
+`GET /api/deadlines` reads it.
+
+Who has to act is read from the permission table: each kind of deadline is discharged by one
+command (an annual report by filing it, a renewal by requesting the review, …), and the
+department is the one whose role may issue that command in the case's programme, at its
+level: the case's county, its city, or the province.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get
+from litestar.params import QueryParameter
+
+from api import i18n
+from api.scope import read_scope
+from api.web import downloads
+from api.web.page import Page, PageRequest, download, open_page, render, wanted_format
+from domain.actors import Role
+from domain.permissions import Command, allowed_roles
+from domain.regions import Regions
+from domain.rulebook import Programme
+from projections.folds import DeadlineKind
+from projections.queries import DeadlineFilters, DeadlineItem, list_deadlines
+
+WINDOWS = (30, 90, 365)  # days ahead the page can show; 0: overdue only
+SHOWN_AT_MOST = 1000
+EXPORT_PAGE = 500
+# The command that discharges each kind of deadline (FJ Art. 13-16; XM Art. 8-9, 15).
+DISCHARGED_BY: dict[str, Command] = {
+    DeadlineKind.ANNUAL_REPORT: Command.FILE_ANNUAL_REPORT,
+    DeadlineKind.RENEWAL: Command.REQUEST_RENEWAL,
+    DeadlineKind.CERTIFICATION_NOTICE: Command.CERTIFY,
+    DeadlineKind.APPEAL_WINDOW: Command.APPEAL,
+    DeadlineKind.APPEAL_REPLY: Command.DECIDE_APPEAL,
+    DeadlineKind.SUBSIDY_NOTICE: Command.PAY_SUBSIDY,
+}
+# When several roles may act, the department closest to the cluster is named first.
+_NEAREST_FIRST = (Role.COUNTY, Role.OPERATING_UNIT, Role.CITY, Role.MIIT_RECORDER,
+                  Role.PROVINCE)
+
+
+class Department(msgspec.Struct, frozen=True, order=True):
+    role: str
+    code: str  # the jurisdiction of the department: the county, its city or the province
+
+
+class Group(msgspec.Struct, kw_only=True):
+    department: Department
+    label: str
+    overdue: int
+    items: list[DeadlineItem]
+
+
+def responsible(item: DeadlineItem, regions: Regions) -> Department:
+    roles = allowed_roles(DISCHARGED_BY[item.kind], Programme(item.programme))
+    role = next((r for r in _NEAREST_FIRST if r in roles), Role.PROVINCE)
+    if role in (Role.COUNTY, Role.OPERATING_UNIT):
+        code = item.county_code
+    elif role in (Role.CITY, Role.MIIT_RECORDER):
+        code = item.city_code
+    else:
+        code = item.county_code[:2] + "0000"
+    return Department(role=str(role), code=code)
+
+
+def _columns(page: Page) -> list[downloads.Column]:
+    t = page.t
+    return [
+        downloads.Column(t("deadlines.col.department"), "text"),
+        downloads.Column(t("board.col.name"), "text"),
+        downloads.Column(t("board.col.county"), "text"),
+        downloads.Column(t("deadlines.col.kind"), "text"),
+        downloads.Column(t("deadlines.col.subject"), "text"),
+        downloads.Column(t("deadlines.col.due_on"), "date"),
+        downloads.Column(t("deadline.provisional"), "bool"),
+        downloads.Column(t("deadline.overdue"), "bool"),
+    ]
+
+
+def _department_label(page: Page, department: Department) -> str:
+    regions = page.runtime.ledger.services.regions
+    return page.t(
+        f"department.{department.role}",
+        region=i18n.region_label(regions, department.code, page.lang),
+    )
+
+
+@get("/deadlines", name="deadlines", include_in_schema=False)
+async def deadlines_page(
+    request: PageRequest,
+    within: Annotated[int, QueryParameter(ge=0, le=3650)] = 30,
+    kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
+    programme: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    region: Annotated[str | None, QueryParameter(pattern=r"^\d{0,6}$")] = None,
+) -> Any:
+    """Overdue, and due within `within` days, grouped by the department that has to act."""
+    page = await open_page(request)
+    fmt = wanted_format(request)
+    region = region or None
+    counties, prefix = read_scope(page.runtime, page.actor, region)
+    filters = DeadlineFilters(
+        kind=kind if kind in {str(k) for k in DeadlineKind} else None,
+        programme=programme if programme in {str(p) for p in Programme} else None,
+        # 0: what is overdue (due before today); n: also what falls due in the next n days
+        due_before=page.today + timedelta(days=within + 1) if within else None,
+        overdue_on=None if within else page.today,
+    )
+    regions = page.runtime.ledger.services.regions
+    shown = {page.t("filter.within"): page.t("deadlines.within_n", n=within)}
+    if filters.kind:
+        shown[page.t("filter.kind")] = page.t(f"deadline.{filters.kind}")
+    if filters.programme:
+        shown[page.t("filter.programme")] = page.t(f"programme.{filters.programme}")
+    if region:
+        shown[page.t("filter.region")] = i18n.region_label(regions, region, page.lang)
+    if fmt is not None:
+        return download(page, fmt, title_key="deadlines.title", file_stem="deadlines",
+                        columns=_columns(page),
+                        rows=_rows(page, counties, prefix, filters), filters=shown)
+    async with page.runtime.pool.acquire() as conn:
+        listed = await list_deadlines(conn, on=page.today, counties=counties, prefix=prefix,
+                                      filters=filters, limit=SHOWN_AT_MOST, cursor=None)
+    groups: dict[Department, Group] = {}
+    for item in listed.items:
+        department = responsible(item, regions)
+        group = groups.get(department)
+        if group is None:
+            group = groups[department] = Group(
+                department=department, label=_department_label(page, department), overdue=0,
+                items=[],
+            )
+        group.items.append(item)
+        group.overdue += item.overdue
+    ordered = sorted(groups.values(), key=lambda g: (-g.overdue, g.label))
+    return render(
+        page, "deadlines.html", groups=ordered, within=within, windows=WINDOWS,
+        truncated=listed.next is not None, shown_at_most=SHOWN_AT_MOST, filters=filters,
+        region=region or "", shown_filters=shown, kinds=[str(k) for k in DeadlineKind],
+        region_options=i18n.region_options(regions, page.actor.jurisdiction, page.lang),
+        overdue=sum(g.overdue for g in ordered),
+        total=sum(len(g.items) for g in ordered),
+    )
+
+
+async def _rows(
+    page: Page, counties: tuple[str, ...], prefix: str | None, filters: DeadlineFilters
+) -> AsyncIterator[tuple[Any, ...]]:
+    regions = page.runtime.ledger.services.regions
+    cursor: str | None = None
+    while True:
+        async with page.runtime.pool.acquire() as conn:
+            chunk = await list_deadlines(conn, on=page.today, counties=counties, prefix=prefix,
+                                         filters=filters, limit=EXPORT_PAGE, cursor=cursor)
+        for item in chunk.items:
+            yield (
+                _department_label(page, responsible(item, regions)), item.name,
+                i18n.region_label(regions, item.county_code, page.lang),
+                page.t(f"deadline.{item.kind}"), item.subject, item.due_on, item.provisional,
+                item.overdue,
+            )
+        if chunk.next is None:
+            return
+        cursor = chunk.next
+
+
+ROUTES = [deadlines_page]
