@@ -8,24 +8,24 @@ jurisdiction scope); they never load an aggregate for a list.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request, Response
-from litestar.response import Template
+from litestar import Request
+from litestar.response import Stream, Template
 
 from api import i18n
+from api.errors import invalid_field
 from api.runtime import Runtime, runtime_of
 from api.web import downloads
+from api.web.static import HTMX_URL
 from domain.actors import Actor
 from projections.positions import LOWEST_POSITION_SQL
 
 PageRequest = Request[Actor, Any, Any]
-FORMATS = ("csv", "xlsx")
 
 
 class NavItem(msgspec.Struct, frozen=True):
@@ -48,19 +48,20 @@ class Page(msgspec.Struct, kw_only=True):
     request: Any
     runtime: Runtime
     actor: Actor
-    lang: str
+    lang: i18n.Locale
     today: date
     position: int  # the log position every view has processed: what the figures reflect
     read_at: datetime
 
-    @property
-    def t(self) -> Callable[..., str]:
-        return functools.partial(i18n.t, self.lang)
+    def t(self, key: str, **params: Any) -> str:
+        return i18n.t(self.lang, key, **params)
+
+    def region(self, code: str | None) -> str:
+        return i18n.region_label(self.runtime.ledger.services.regions, code, self.lang)
 
     def query(self, **changes: Any) -> str:
         """This page's query string with `changes` (None removes a parameter)."""
         params = dict(self.request.query_params)
-        params.pop("format", None)
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
@@ -76,19 +77,19 @@ async def open_page(request: PageRequest) -> Page:
     read_at = datetime.now(UTC)
     return Page(
         request=request, runtime=runtime, actor=request.user,
-        lang=i18n.negotiate(request, default="zh"), today=read_at.date(),
+        lang=i18n.negotiate(request, "zh"), today=read_at.date(),
         position=int(position or 0), read_at=read_at,
     )
 
 
 def render(page: Page, template: str, **values: Any) -> Template:
     context = {
-        "page": page, "lang": page.lang, "t": page.t, "actor": page.actor, "nav": NAV,
-        "path": page.request.url.path, "regions": page.runtime.ledger.services.regions,
+        "page": page, "lang": page.lang, "html_lang": i18n.LANGUAGE_TAGS[page.lang],
+        "actor": page.actor, "nav": NAV, "path": page.request.url.path, "htmx_url": HTMX_URL,
         **values,
     }
     return Template(template_name=template, context=context,
-                    headers={"Content-Language": "zh-CN" if page.lang == "zh" else "en"})
+                    headers={"Content-Language": i18n.LANGUAGE_TAGS[page.lang]})
 
 
 def is_partial(request: Request[Any, Any, Any]) -> bool:
@@ -98,39 +99,53 @@ def is_partial(request: Request[Any, Any, Any]) -> bool:
     )
 
 
-def wanted_format(request: Request[Any, Any, Any]) -> str | None:
+def wanted_format(request: Request[Any, Any, Any]) -> downloads.Format | None:
     value = request.query_params.get("format")
     if value is None:
         return None
-    if value not in FORMATS:
-        from api.errors import invalid_field
-
+    if value not in set(downloads.Format):
         raise invalid_field("format", "Expected `csv` or `xlsx`", source="query")
-    return value
+    return downloads.Format(value)
 
 
-def download(
+def shown_filters(page: Page, values: Mapping[str, str | None]) -> dict[str, str]:
+    """The filters a page applies, as its readers (and printouts) see them: name -> value."""
+    return {page.t(f"filter.{key}"): value for key, value in values.items() if value}
+
+
+async def download(
     page: Page,
-    fmt: str,
+    fmt: downloads.Format,
     *,
     title_key: str,
-    file_stem: str,
+    ascii_name: str,
     columns: Sequence[downloads.Column],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Any] | AsyncIterable[Any],
     filters: Mapping[str, str],
-) -> Response[Any]:
-    """The table of a page as CSV or XLSX, with the page's filters and the moment it reflects."""
-    header = downloads.Header(
-        title=page.t(title_key),
-        data_as_of=page.t("page.data_as_of", position=page.position,
-                          at=i18n.format_datetime(page.read_at, page.lang)),
-        exported_by=f"{page.actor.user_id} · {page.t('role.' + str(page.actor.role))} · "
-                    f"{page.actor.organisation}",
-        exported_at=i18n.format_datetime(page.read_at, page.lang),
+    snapshot: downloads.Snapshot | None = None,
+    totals: bool = False,
+) -> Stream:
+    """The table of a page as CSV or XLSX, with the page's filters and the moment it reflects
+    (the snapshot the rows were read in, else the page's own reading)."""
+    title = page.t(title_key)
+    table = downloads.Table(
+        title=title, sheet=title, ascii_name=ascii_name, columns=columns,
+        totals=page.t("download.totals") if totals else None,
+    )
+    provenance = downloads.Provenance(
+        exported_by=downloads.ExportedBy(
+            user=page.actor.user_id, role=page.t(f"role.{page.actor.role}"),
+            organisation=page.actor.organisation,
+        ),
+        exported_at=datetime.now(UTC),
+        locale=page.lang,
+        as_of_position=snapshot.position if snapshot else page.position,
+        as_of_time=snapshot.read_at if snapshot else page.read_at,
         filters=tuple(filters.items()),
     )
-    stem = f"{page.t(title_key)}-{page.today.isoformat()}"
-    if fmt == "csv":
-        return downloads.csv_response(stem, columns, rows, header, ascii_stem=file_stem)
-    return downloads.xlsx_response(stem, columns, rows, header, ascii_stem=file_stem,
-                                   sheet=page.t(title_key))
+    return await downloads.download(fmt, table, rows, provenance)
+
+
+def column(key: str, header: str, kind: downloads.Kind = downloads.Kind.TEXT,
+           value: Callable[[Any], Any] | None = None) -> downloads.Column:
+    return downloads.Column(key=key, header=header, kind=kind, value=value)
