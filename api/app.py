@@ -21,6 +21,7 @@ from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
+from api.web.routes import page_routes
 from api.web.session import web_config
 from api.web.static import api_docs_plugin, static_files_router
 from infra.bootstrap import build_ledger
@@ -114,6 +115,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
     handlers.append(static_files_router())
     web = web_config(settings)  # pages: sessions, sign-in, CSRF, templates
     handlers.extend(web.route_handlers)
+    handlers.extend(page_routes())  # the pages themselves (api/web/routes.py)
     return Litestar(
         route_handlers=handlers,
         dependencies=web.dependencies,

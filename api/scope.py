@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 
+import msgspec
+
 from api.runtime import Runtime
 from domain.actors import Actor
 from domain.regions import Regions
@@ -67,3 +69,32 @@ def _cached_scope(
     visible = list(_visible_counties(regions, jurisdiction))
     counties, prefix = region_scope(regions, visible, region)
     return tuple(counties), prefix
+
+
+class RegionOption(msgspec.Struct, frozen=True):
+    code: str
+    label: str  # "福州市" for a city, "福州市 · 鼓楼区" for a county
+
+
+def region_options(regions: Regions, jurisdiction: str) -> tuple[RegionOption, ...]:
+    """What a region filter offers a reader: each city they cover, followed by its counties
+    (Pingtan as a city of its own), in code order; a county reader gets their county."""
+    return _region_options(regions, jurisdiction)
+
+
+@functools.lru_cache(maxsize=256)
+def _region_options(regions: Regions, jurisdiction: str) -> tuple[RegionOption, ...]:
+    from api.i18n import region_label
+
+    counties = _visible_counties(regions, jurisdiction)
+    cities = sorted({regions.city_of(code).code for code in counties})
+    options: list[RegionOption] = []
+    for city in cities:
+        own = [code for code in counties if regions.city_of(code).code == city]
+        if len(cities) > 1 or len(own) > 1:
+            options.append(RegionOption(code=city, label=region_label(regions, city)))
+        options.extend(
+            RegionOption(code=code, label=region_label(regions, code))
+            for code in own if code != city
+        )
+    return tuple(options)

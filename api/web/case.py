@@ -15,14 +15,14 @@ import msgspec
 from litestar import get
 from litestar.params import QueryParameter
 
-from api import i18n
 from api.input_policy import query_date
 from api.routes.audit import head_cache_of
 from api.routes.clusters import case_history
 from api.schemas import EventView
 from api.scope import read_scope
 from api.web import downloads
-from api.web.page import Page, PageRequest, download, open_page, render, wanted_format
+from api.web.downloads import Kind
+from api.web.page import Page, PageRequest, column, download, open_page, render, wanted_format
 from domain.case import CaseState
 from domain.errors import NotFound
 from domain.permissions import check_may_read
@@ -46,20 +46,21 @@ async def _case_as_of(page: Page, cluster_id: UUID, as_of: date) -> tuple[CaseSt
     return state.case, state.version or 0
 
 
-def _timeline_columns(page: Page) -> list[downloads.Column]:
+def timeline_columns(page: Page) -> list[downloads.Column]:
     t = page.t
     return [
-        downloads.Column(t("case.col.version"), "int"),
-        downloads.Column(t("case.col.event"), "text"),
-        downloads.Column(t("case.col.effective_date"), "date"),
-        downloads.Column(t("case.col.recorded_at"), "text"),
-        downloads.Column(t("case.col.user"), "text"),
-        downloads.Column(t("case.col.role"), "text"),
-        downloads.Column(t("case.col.organisation"), "text"),
-        downloads.Column(t("case.col.document_number"), "text"),
-        downloads.Column(t("case.col.comment"), "text"),
-        downloads.Column(t("case.col.attachments"), "text"),
-        downloads.Column(t("case.col.position"), "int"),
+        column("version", t("case.col.version"), Kind.INT),
+        column("type", t("case.col.event"), value=lambda e: t(f"event.{e.type}")),
+        column("effective_date", t("case.col.effective_date"), Kind.DATE),
+        column("recorded_at", t("case.col.recorded_at"), Kind.DATETIME),
+        column("user", t("case.col.user"), value=lambda e: e.actor.user_id),
+        column("role", t("case.col.role"), value=lambda e: t(f"role.{e.actor.role}")),
+        column("organisation", t("case.col.organisation"), value=lambda e: e.actor.organisation),
+        column("document_number", t("case.col.document_number"),
+               value=lambda e: e.document_number or ""),
+        column("comment", t("case.col.comment")),
+        column("attachments", t("case.col.attachments"), value=lambda e: " ".join(e.attachments)),
+        column("position", t("case.col.position"), Kind.INT),
     ]
 
 
@@ -79,18 +80,9 @@ async def case_page(
     )  # 404 unknown, 403 outside the jurisdiction, as the API
     history = await case_history(runtime, cluster_id, page.actor)
     if fmt is not None:
-        rows = (
-            (
-                e.version, page.t(f"event.{e.type}"), e.effective_date,
-                i18n.format_datetime(e.recorded_at, page.lang), e.actor.user_id,
-                page.t(f"role.{e.actor.role}"), e.actor.organisation,
-                e.document_number or "", e.comment, " ".join(e.attachments), e.position,
-            )
-            for e in history.events
-        )
-        return download(
-            page, fmt, title_key="case.timeline", file_stem=f"case-{cluster_id}",
-            columns=_timeline_columns(page), rows=rows,
+        return await download(
+            page, fmt, title_key="case.timeline", ascii_name=f"case-{cluster_id}",
+            columns=timeline_columns(page), rows=history.events,
             filters={page.t("case.col.name"): current.dossier.name},
         )
     if as_of is None:

@@ -17,9 +17,9 @@ WIDTH = 720
 BAR_AREA_HEIGHT = 220
 LEFT = 90  # room for the value axis labels
 TOP = 12
-BOTTOM = 56  # room for the category labels
+BOTTOM = 30  # room for the category labels
+BOTTOM_SLANTED = 110  # room for slanted ones
 LEGEND = 28
-TICKS = 4
 
 
 class Series(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,23 +60,27 @@ class BarChart(msgspec.Struct, frozen=True, kw_only=True):
     height: int
     baseline: float  # y of the value 0
     left: int
+    slanted: bool  # category labels drawn at an angle (they would overlap level)
     bars: tuple[Bar, ...]
     ticks: tuple[Tick, ...]
     categories: tuple[Category, ...]
     legend: tuple[LegendItem, ...]
 
 
-def _nice_maximum(largest: int) -> int:
-    """The smallest 1, 2 or 5 × 10^k at or above `largest` (at least 1)."""
-    if largest <= 0:
-        return 1
+def nice_scale(largest: int) -> tuple[int, int]:
+    """The axis for values up to `largest`: (maximum, step), the maximum the smallest 1, 2 or
+    5 × 10^k at or above it, cut into 4 or 5 whole steps (1 and 5 in fifths, 2 in quarters);
+    a maximum too small for whole steps is cut into steps of 1."""
+    largest = max(largest, 1)
     magnitude = 1
     while magnitude * 10 <= largest:
         magnitude *= 10
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= largest:
-            return step * magnitude
-    return 10 * magnitude  # pragma: no cover - the loop always returns
+    leading = next(step for step in (1, 2, 5, 10) if step * magnitude >= largest)
+    maximum = leading * magnitude
+    parts = 4 if leading == 2 else 5
+    if maximum % parts:
+        return maximum, 1
+    return maximum, maximum // parts
 
 
 def bar_chart(
@@ -93,7 +97,7 @@ def bar_chart(
                              f"{len(categories)} categories")
         if any(value < 0 for value in one.values):
             raise ValueError(f"series {one.key} has a negative value")
-    maximum = _nice_maximum(max((v for one in series for v in one.values), default=0))
+    maximum, step = nice_scale(max((v for one in series for v in one.values), default=0))
     baseline = TOP + BAR_AREA_HEIGHT
     group_width = (WIDTH - LEFT) / max(len(categories), 1)
     bar_width = group_width * 0.8 / max(len(series), 1)
@@ -110,14 +114,20 @@ def bar_chart(
                 title=f"{category} · {one.label}: {format_value(value)}",
             ))
     ticks = tuple(
-        Tick(y=round(baseline - BAR_AREA_HEIGHT * i / TICKS, 2),
-             label=format_value(maximum * i // TICKS))
-        for i in range(TICKS + 1)
+        Tick(y=round(baseline - BAR_AREA_HEIGHT * value / maximum, 2), label=format_value(value))
+        for value in range(0, maximum + 1, step)
     )
+    # Labels wider than their group (about 13 px a character, CJK counted double) are slanted.
+    slanted = any(
+        sum(2 if ord(ch) > 0x2E80 else 1 for ch in label) * 6.5 > group_width
+        for label in categories
+    )
+    bottom = BOTTOM_SLANTED if slanted else BOTTOM
     return BarChart(
         title=title,
         width=WIDTH,
-        height=TOP + BAR_AREA_HEIGHT + BOTTOM + LEGEND,
+        height=TOP + BAR_AREA_HEIGHT + bottom + LEGEND,
+        slanted=slanted,
         baseline=baseline,
         left=LEFT,
         bars=tuple(bars),

@@ -11,7 +11,6 @@ level: the case's county, its city, or the province.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -19,13 +18,21 @@ import msgspec
 from litestar import get
 from litestar.params import QueryParameter
 
-from api import i18n
-from api.scope import read_scope
+from api.scope import read_scope, region_options
 from api.web import downloads
-from api.web.page import Page, PageRequest, download, open_page, render, wanted_format
+from api.web.downloads import Kind
+from api.web.page import (
+    Page,
+    PageRequest,
+    column,
+    download,
+    open_page,
+    render,
+    shown_filters,
+    wanted_format,
+)
 from domain.actors import Role
 from domain.permissions import Command, allowed_roles
-from domain.regions import Regions
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind
 from projections.queries import DeadlineFilters, DeadlineItem, list_deadlines
@@ -59,7 +66,7 @@ class Group(msgspec.Struct, kw_only=True):
     items: list[DeadlineItem]
 
 
-def responsible(item: DeadlineItem, regions: Regions) -> Department:
+def responsible(item: DeadlineItem) -> Department:
     roles = allowed_roles(DISCHARGED_BY[item.kind], Programme(item.programme))
     role = next((r for r in _NEAREST_FIRST if r in roles), Role.PROVINCE)
     if role in (Role.COUNTY, Role.OPERATING_UNIT):
@@ -71,26 +78,23 @@ def responsible(item: DeadlineItem, regions: Regions) -> Department:
     return Department(role=str(role), code=code)
 
 
-def _columns(page: Page) -> list[downloads.Column]:
+def columns(page: Page) -> list[downloads.Column]:
     t = page.t
     return [
-        downloads.Column(t("deadlines.col.department"), "text"),
-        downloads.Column(t("board.col.name"), "text"),
-        downloads.Column(t("board.col.county"), "text"),
-        downloads.Column(t("deadlines.col.kind"), "text"),
-        downloads.Column(t("deadlines.col.subject"), "text"),
-        downloads.Column(t("deadlines.col.due_on"), "date"),
-        downloads.Column(t("deadline.provisional"), "bool"),
-        downloads.Column(t("deadline.overdue"), "bool"),
+        column("department", t("deadlines.col.department"),
+               value=lambda d: _department_label(page, responsible(d))),
+        column("name", t("board.col.name")),
+        column("county", t("board.col.county"), value=lambda d: page.region(d.county_code)),
+        column("kind", t("deadlines.col.kind"), value=lambda d: t(f"deadline_kind.{d.kind}")),
+        column("subject", t("deadlines.col.subject")),
+        column("due_on", t("deadlines.col.due_on"), Kind.DATE),
+        column("provisional", t("due.provisional"), Kind.BOOL),
+        column("overdue", t("due.overdue"), Kind.BOOL),
     ]
 
 
 def _department_label(page: Page, department: Department) -> str:
-    regions = page.runtime.ledger.services.regions
-    return page.t(
-        f"department.{department.role}",
-        region=i18n.region_label(regions, department.code, page.lang),
-    )
+    return page.t(f"department.{department.role}", region=page.region(department.code))
 
 
 @get("/deadlines", name="deadlines", include_in_schema=False)
@@ -114,23 +118,28 @@ async def deadlines_page(
         overdue_on=None if within else page.today,
     )
     regions = page.runtime.ledger.services.regions
-    shown = {page.t("filter.within"): page.t("deadlines.within_n", n=within)}
-    if filters.kind:
-        shown[page.t("filter.kind")] = page.t(f"deadline.{filters.kind}")
-    if filters.programme:
-        shown[page.t("filter.programme")] = page.t(f"programme.{filters.programme}")
-    if region:
-        shown[page.t("filter.region")] = i18n.region_label(regions, region, page.lang)
+    shown = shown_filters(page, {
+        "within": page.t("deadlines.within_n", n=within) if within
+        else page.t("deadlines.overdue_only"),
+        "kind": filters.kind and page.t(f"deadline_kind.{filters.kind}"),
+        "programme": filters.programme and page.t(f"programme.{filters.programme}"),
+        "region": region and page.region(region),
+    })
     if fmt is not None:
-        return download(page, fmt, title_key="deadlines.title", file_stem="deadlines",
-                        columns=_columns(page),
-                        rows=_rows(page, counties, prefix, filters), filters=shown)
+        async with downloads.snapshot(page.runtime.pool) as snap:
+            rows = downloads.all_pages(lambda c: list_deadlines(
+                snap.conn, on=page.today, counties=counties, prefix=prefix, filters=filters,
+                limit=EXPORT_PAGE, cursor=c,
+            ))
+            return await download(page, fmt, title_key="deadlines.title",
+                                  ascii_name="deadlines", columns=columns(page), rows=rows,
+                                  filters=shown, snapshot=snap)
     async with page.runtime.pool.acquire() as conn:
         listed = await list_deadlines(conn, on=page.today, counties=counties, prefix=prefix,
                                       filters=filters, limit=SHOWN_AT_MOST, cursor=None)
     groups: dict[Department, Group] = {}
     for item in listed.items:
-        department = responsible(item, regions)
+        department = responsible(item)
         group = groups.get(department)
         if group is None:
             group = groups[department] = Group(
@@ -144,31 +153,10 @@ async def deadlines_page(
         page, "deadlines.html", groups=ordered, within=within, windows=WINDOWS,
         truncated=listed.next is not None, shown_at_most=SHOWN_AT_MOST, filters=filters,
         region=region or "", shown_filters=shown, kinds=[str(k) for k in DeadlineKind],
-        region_options=i18n.region_options(regions, page.actor.jurisdiction, page.lang),
+        region_options=region_options(regions, page.actor.jurisdiction),
         overdue=sum(g.overdue for g in ordered),
         total=sum(len(g.items) for g in ordered),
     )
-
-
-async def _rows(
-    page: Page, counties: tuple[str, ...], prefix: str | None, filters: DeadlineFilters
-) -> AsyncIterator[tuple[Any, ...]]:
-    regions = page.runtime.ledger.services.regions
-    cursor: str | None = None
-    while True:
-        async with page.runtime.pool.acquire() as conn:
-            chunk = await list_deadlines(conn, on=page.today, counties=counties, prefix=prefix,
-                                         filters=filters, limit=EXPORT_PAGE, cursor=cursor)
-        for item in chunk.items:
-            yield (
-                _department_label(page, responsible(item, regions)), item.name,
-                i18n.region_label(regions, item.county_code, page.lang),
-                page.t(f"deadline.{item.kind}"), item.subject, item.due_on, item.provisional,
-                item.overdue,
-            )
-        if chunk.next is None:
-            return
-        cursor = chunk.next
 
 
 ROUTES = [deadlines_page]

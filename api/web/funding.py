@@ -9,18 +9,27 @@ Everything is read from the funding view through `projections.queries.list_fundi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import get
 from litestar.params import QueryParameter
 
 from api import i18n
-from api.scope import read_scope
+from api.scope import read_scope, region_options
 from api.web import downloads
 from api.web.charts import Series, bar_chart
-from api.web.page import Page, PageRequest, download, is_partial, open_page, render, wanted_format
-from projections.folds import FundingRow
+from api.web.downloads import Kind
+from api.web.page import (
+    Page,
+    PageRequest,
+    column,
+    download,
+    is_partial,
+    open_page,
+    render,
+    shown_filters,
+    wanted_format,
+)
 from projections.queries import FundingFilters, FundingSum, list_funding
 
 PAGE_SIZE = 50
@@ -31,14 +40,15 @@ AMOUNTS = ("entitled", "approved", "paid", "remaining")
 def _summary_rows(page: Page, totals: Any, region: str | None) -> list[FundingSum]:
     """By district within one city (or a district itself), else by city."""
     regions = page.runtime.ledger.services.regions
-    if region and len(region) == 6 and any(r.code == region for r in regions):
-        if regions.get(region).level != "province":
-            return list(totals.by_county)
+    if (
+        region and len(region) == 6 and any(r.code == region for r in regions)
+        and regions.get(region).level != "province"
+    ):
+        return list(totals.by_county)
     return list(totals.by_city)
 
 
 def _chart(page: Page, rows: list[FundingSum]) -> Any:
-    regions = page.runtime.ledger.services.regions
     by_region: dict[str, list[int]] = {}
     for row in rows:
         code = row.county_code or row.city_code or ""
@@ -50,47 +60,36 @@ def _chart(page: Page, rows: list[FundingSum]) -> Any:
     codes = sorted(by_region)
     return bar_chart(
         page.t("funding.chart_title"),
-        [i18n.region_name(regions, code) for code in codes],
+        [page.region(code) for code in codes],
         [
             Series(key=name, label=page.t(f"funding.col.{name}"),
                    values=tuple(by_region[code][i] for code in codes))
             for i, name in enumerate(AMOUNTS)
         ],
-        format_value=i18n.format_wan,
+        format_value=lambda fen: i18n.format_wan(fen, page.lang),
     )
 
 
-def _columns(page: Page) -> list[downloads.Column]:
-    t = page.t
+def columns(page: Page) -> list[downloads.Column]:
+    t, region = page.t, page.region
     return [
-        downloads.Column(t("board.col.name"), "text"),
-        downloads.Column(t("board.col.city"), "text"),
-        downloads.Column(t("board.col.county"), "text"),
-        downloads.Column(t("funding.col.funding_year"), "int"),
-        downloads.Column(t("funding.col.budget_year"), "int"),
-        downloads.Column(t("funding.col.plan_submitted_on"), "date"),
-        downloads.Column(t("funding.col.requested"), "money_fen"),
-        downloads.Column(t("funding.col.entitled"), "money_fen"),
-        downloads.Column(t("funding.col.approved"), "money_fen"),
-        downloads.Column(t("funding.col.approved_on"), "date"),
-        downloads.Column(t("funding.col.paid"), "money_fen"),
-        downloads.Column(t("funding.col.remaining"), "money_fen"),
-        downloads.Column(t("funding.col.vouchers"), "text"),
+        column("name", t("board.col.name")),
+        column("city", t("board.col.city"), value=lambda r: region(r.city_code)),
+        column("county", t("board.col.county"), value=lambda r: region(r.county_code)),
+        column("funding_year", t("funding.col.funding_year"), Kind.INT),
+        column("budget_year", t("funding.col.budget_year"), Kind.INT),
+        column("plan_submitted_on", t("funding.col.plan_submitted_on"), Kind.DATE),
+        column("requested_fen", t("funding.col.requested"), Kind.MONEY_FEN),
+        column("entitled_fen", t("funding.col.entitled"), Kind.MONEY_FEN),
+        column("approved_fen", t("funding.col.approved"), Kind.MONEY_FEN),
+        column("approved_on", t("funding.col.approved_on"), Kind.DATE),
+        column("paid_fen", t("funding.col.paid"), Kind.MONEY_FEN),
+        column("remaining_fen", t("funding.col.remaining"), Kind.MONEY_FEN),
+        column("payments", t("funding.col.vouchers"), value=lambda r: "; ".join(
+            f"{p.voucher} {p.paid_on.isoformat()} {i18n.format_yuan(p.amount_fen)}"
+            for p in r.payments
+        )),
     ]
-
-
-def _row(page: Page, row: FundingRow) -> tuple[Any, ...]:
-    regions = page.runtime.ledger.services.regions
-    vouchers = "; ".join(
-        f"{p.voucher} {p.paid_on.isoformat()} {i18n.format_yuan(p.amount_fen)}"
-        for p in row.payments
-    )
-    return (
-        row.name, i18n.region_name(regions, row.city_code),
-        i18n.region_name(regions, row.county_code), row.funding_year, row.budget_year,
-        row.plan_submitted_on, row.requested_fen, row.entitled_fen, row.approved_fen,
-        row.approved_on, row.paid_fen, row.remaining_fen, vouchers,
-    )
 
 
 @get("/funding", name="funding", include_in_schema=False)
@@ -107,20 +106,19 @@ async def funding_page(
     region = region or None
     counties, prefix = read_scope(page.runtime, page.actor, region)
     filters = FundingFilters(year=year, funding_year=funding_year)
-    shown = {
-        page.t(f"filter.{key}"): label
-        for key, label in (
-            ("region", region and i18n.region_label(
-                page.runtime.ledger.services.regions, region, page.lang)),
-            ("year", year and str(year)),
-            ("funding_year", funding_year and page.t("funding.year_n", n=funding_year)),
-        )
-        if label
-    }
+    shown = shown_filters(page, {
+        "region": region and page.region(region), "year": str(year) if year else None,
+        "funding_year": page.t("funding.year_n", n=funding_year) if funding_year else None,
+    })
     if fmt is not None:
-        return download(page, fmt, title_key="funding.title", file_stem="funding",
-                        columns=_columns(page), rows=_all_rows(page, counties, prefix, filters),
-                        filters=shown)
+        async with downloads.snapshot(page.runtime.pool) as snap:
+            rows = downloads.all_pages(lambda c: list_funding(
+                snap.conn, counties=counties, prefix=prefix, filters=filters,
+                limit=EXPORT_PAGE, cursor=c,
+            ))
+            return await download(page, fmt, title_key="funding.title", ascii_name="funding",
+                                  columns=columns(page), rows=rows, filters=shown,
+                                  snapshot=snap, totals=True)
     async with page.runtime.pool.acquire() as conn:
         ledger = await list_funding(conn, counties=counties, prefix=prefix, filters=filters,
                                     limit=PAGE_SIZE, cursor=cursor)
@@ -129,28 +127,12 @@ async def funding_page(
         "ledger": ledger, "summary": summary, "chart": _chart(page, summary),
         "region": region or "", "year": year, "funding_year": funding_year,
         "shown_filters": shown,
-        "region_options": i18n.region_options(
-            page.runtime.ledger.services.regions, page.actor.jurisdiction, page.lang
-        ),
+        "region_options": region_options(page.runtime.ledger.services.regions,
+                                         page.actor.jurisdiction),
     }
     if is_partial(request):
         return render(page, "funding_rows.html", **values)
     return render(page, "funding.html", **values)
-
-
-async def _all_rows(
-    page: Page, counties: tuple[str, ...], prefix: str | None, filters: FundingFilters
-) -> AsyncIterator[tuple[Any, ...]]:
-    cursor: str | None = None
-    while True:
-        async with page.runtime.pool.acquire() as conn:
-            chunk = await list_funding(conn, counties=counties, prefix=prefix, filters=filters,
-                                       limit=EXPORT_PAGE, cursor=cursor)
-        for row in chunk.items:
-            yield _row(page, row)
-        if chunk.next is None:
-            return
-        cursor = chunk.next
 
 
 ROUTES = [funding_page]

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.response import Stream, Template
 
 from api import i18n
@@ -88,7 +88,7 @@ def render(page: Page, template: str, **values: Any) -> Template:
         "actor": page.actor, "nav": NAV, "path": page.request.url.path, "htmx_url": HTMX_URL,
         **values,
     }
-    return Template(template_name=template, context=context,
+    return Template(template_name=template, context=context, media_type=MediaType.HTML,
                     headers={"Content-Language": i18n.LANGUAGE_TAGS[page.lang]})
 
 

@@ -56,7 +56,10 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler
 
 from api.errors import PAGE_CHALLENGE, SignInRequired
+from api.i18n import LANGUAGE_TAGS, Locale, negotiate, t
 from api.runtime import runtime_of
+from api.web.page import NAV
+from api.web.static import HTMX_URL
 from api.web.templates import template_config
 from domain.actors import Actor
 from infra.accounts import USERNAME, Passwords, lookup_name
@@ -70,51 +73,8 @@ PAGE_EXEMPT = ("^/api/", "^/health", "^/ready", "^/schema", "^/static/")
 MAX_NEXT_LENGTH = 2000
 SIGN_IN_PATHS = frozenset({"/login", "/logout"})
 
-# i18n: these strings move into the message catalogue (api/i18n, W2); the keys stay.
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "app": "中小企业特色产业集群管理台账",
-        "sign_in": "登录",
-        "username": "用户名",
-        "password": "密码",
-        "submit": "登录",
-        "refused": "用户名或密码不正确。",
-        "locked": "登录失败次数过多，请 {minutes} 分钟后再试。",
-        "account": "我的账户",
-        "role": "角色",
-        "jurisdiction": "辖区",
-        "organisation": "单位",
-        "signed_in_at": "登录时间",
-        "expires_at": "会话最迟结束于",
-        "sign_out": "退出登录",
-    },
-    "en": {
-        "app": "Cluster Ledger",
-        "sign_in": "Sign in",
-        "username": "Username",
-        "password": "Password",
-        "submit": "Sign in",
-        "refused": "The username or password is incorrect.",
-        "locked": "Too many failed sign-ins. Try again in {minutes} minute(s).",
-        "account": "Your account",
-        "role": "Role",
-        "jurisdiction": "Jurisdiction",
-        "organisation": "Organisation",
-        "signed_in_at": "Signed in",
-        "expires_at": "Session ends at the latest",
-        "sign_out": "Sign out",
-    },
-}
-
-
-def page_lang(request: Request[Any, Any, Any]) -> str:
-    """Stopgap until `api.i18n.negotiate` (W2): English when the `lang` cookie or the first
-    language of Accept-Language asks for it; Chinese otherwise."""
-    chosen = request.cookies.get("lang")
-    if chosen in TEXT:
-        return chosen
-    first = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
-    return "en" if first.strip().lower().startswith("en") else "zh"
+def page_lang(request: Request[Any, Any, Any]) -> Locale:
+    return negotiate(request, "zh")
 
 
 def local_path(value: str | None) -> str:
@@ -215,7 +175,8 @@ def _login_page(
     return Template(
         template_name="login.html",
         context={
-            "lang": lang, "text": TEXT[lang], "next": next_path, "username": username,
+            "lang": lang, "html_lang": LANGUAGE_TAGS[lang], "next": next_path,
+            "username": username,
             "error": error,
         },
         status_code=status_code,
@@ -238,7 +199,7 @@ async def login(request: Request[Any, Any, Any], web: Web) -> Response[Any]:
     address = request.client.host if request.client else "unknown"
     pool = runtime_of(request).pool
     outcome = await web.sign_in.sign_in(pool, username, _form_text(form.get("password")), address)
-    text = TEXT[page_lang(request)]
+    lang = page_lang(request)
     log = structlog.get_logger("api.sign_in").bind(
         # What was typed, if it can be a username (never a password typed in the wrong field).
         username=name if USERNAME.match(name := lookup_name(username)) else "(not a username)",
@@ -249,13 +210,13 @@ async def login(request: Request[Any, Any, Any], web: Web) -> Response[Any]:
         minutes = math.ceil(outcome.retry_after / 60)
         return _login_page(
             request, next_path=next_path, username=username,
-            error=text["locked"].format(minutes=minutes), status_code=429,
+            error=t(lang, "signin.locked", minutes=minutes), status_code=429,
             headers={"Retry-After": str(outcome.retry_after)},
         )
     if isinstance(outcome, Refused):
         log.warning("sign_in_refused")
         return _login_page(
-            request, next_path=next_path, username=username, error=text["refused"],
+            request, next_path=next_path, username=username, error=t(lang, "signin.refused"),
             status_code=401, headers={"WWW-Authenticate": PAGE_CHALLENGE},
         )
     log.info("signed_in", user=outcome.actor.user_id, role=str(outcome.actor.role))
@@ -288,7 +249,10 @@ def account(request: Request[Actor, WebSession, Any], actor: SignedInActor) -> T
     lang = page_lang(request)
     return Template(
         template_name="account.html",
-        context={"lang": lang, "text": TEXT[lang], "actor": actor, "session": request.auth},
+        context={
+            "lang": lang, "html_lang": LANGUAGE_TAGS[lang], "actor": actor,
+            "session": request.auth, "nav": NAV, "path": "/account", "htmx_url": HTMX_URL,
+        },
         headers={"Cache-Control": "no-store"},
     )
 
