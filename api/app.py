@@ -21,6 +21,7 @@ from api.input_policy import refuse_deep_json
 from api.logging import RequestContextMiddleware, configure_logging, log_request
 from api.openapi import complete as complete_openapi
 from api.runtime import Runtime, open_pool
+from api.web.forms import EmptyFieldsMiddleware
 from api.web.routes import page_routes
 from api.web.session import web_config
 from api.web.static import api_docs_plugin, static_files_router
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, conn: ConnectionInfo | None = None) -> Lit
             RequestContextMiddleware,  # outermost: request ids exist before anything can fail
             BearerAuthMiddleware,  # /api/ only
             *web.middleware,  # every other route but the public ones: a session
+            EmptyFieldsMiddleware,  # pages: an empty form field is a filter not given
         ],
         csrf_config=web.csrf,
         template_config=web.templates,

@@ -30,14 +30,17 @@ from urllib.parse import urlencode
 
 import msgspec
 import structlog
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
+from api.i18n.catalogue import Locale
 from api.i18n.messages import problem_text
-from api.i18n.negotiation import LANGUAGE_TAGS, api_locale
+from api.i18n.negotiation import LANGUAGE_TAGS, api_locale, negotiate
+from api.paths import is_page
+from domain.actors import Actor
 from domain.errors import DomainError, ErrorKind
 from infra.db_failures import DRIVER_ERRORS, RETRY_AFTER, Failure, classify
 
@@ -285,12 +288,16 @@ Handler = Callable[[Request[Any, Any, Any], Any], Response[dict[str, Any]]]
 
 
 def in_language(handler: Handler) -> Handler:
-    """`handler`'s problem with its title and detail in the language the client asks for."""
+    """`handler`'s problem with its title and detail in the language the client asks for; on
+    a page, the same problem as an HTML page (in the page's language: Chinese by default)."""
 
-    def localised(request: Request[Any, Any, Any], exc: Any) -> Response[dict[str, Any]]:
+    def localised(request: Request[Any, Any, Any], exc: Any) -> Response[Any]:
         response = handler(request, exc)
         body = response.content
-        locale = api_locale(request)
+        # A page answers an error page (an app built without templates, e.g. in a unit test of
+        # one route, answers the problem document).
+        page = is_page(request.scope.get("path", "")) and request.app.template_engine is not None
+        locale = negotiate(request, "zh") if page else api_locale(request)
         params = dict(body.get("details") or {})
         if body.get("fields"):
             params.setdefault("field", ", ".join(body["fields"]))
@@ -298,12 +305,31 @@ def in_language(handler: Handler) -> Handler:
         body["title"] = title
         if locale != "en":  # English keeps the detail as raised, with all its figures
             body["detail"] = detail
+        if page:
+            return _problem_page(request, body, locale, response.headers)
         response.headers["Content-Language"] = LANGUAGE_TAGS[locale]
         vary = response.headers.get("Vary")
         response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
         return response
 
     return localised
+
+
+def _problem_page(
+    request: Request[Any, Any, Any], problem: dict[str, Any], locale: Locale, headers: Any
+) -> Response[Any]:
+    """A problem on a page: the error page, with the problem's status and headers."""
+    user = request.scope.get("user")
+    return Template(
+        template_name="error.html",
+        context={
+            "problem": problem, "lang": locale, "html_lang": LANGUAGE_TAGS[locale],
+            "actor": user if isinstance(user, Actor) else None,
+            "path": request.scope.get("path", "/"),
+        },
+        status_code=problem["status"], media_type=MediaType.HTML,
+        headers={**dict(headers), "Content-Language": LANGUAGE_TAGS[locale]},
+    )
 
 
 _HANDLERS: dict[type[Exception], Handler] = {

@@ -72,7 +72,7 @@ def board_columns(regions: Any) -> list[Any]:
 async def _write_board(fmt: str, rows_wanted: int | None, directory: Path) -> dict[str, Any]:
     import asyncpg
 
-    from api.routes.reads import visible_counties
+    from api.scope import visible_counties
     from api.web.downloads import (
         ExportedBy,
         Format,

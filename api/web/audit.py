@@ -13,6 +13,7 @@ from litestar import Response, get
 from litestar.response import Stream
 
 from api.routes.audit import check_may_read_log
+from api.web.downloads import TypedStream
 from api.web.page import PageRequest, open_page, render
 from domain.errors import NotAllowed
 from infra.audit.checkpointer import signer_of
@@ -69,7 +70,7 @@ async def export_log(request: PageRequest) -> Stream:
     signer = await signer_of(runtime)
     async with runtime.pool.acquire() as conn:
         export_range = await plan_range_async(conn, 0, None, None)
-    return Stream(
+    return TypedStream(
         stream_export(runtime.pool, export_range, signer.public_pem, signer.fingerprint),
         media_type=MEDIA_TYPE,
         headers={

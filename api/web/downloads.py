@@ -606,7 +606,7 @@ async def download(
         path.unlink(missing_ok=True)  # an open handle keeps the data until it is closed
     size = os.fstat(handle.fileno()).st_size
     local, fallback = file_names(table, provenance, fmt)
-    return Stream(
+    return TypedStream(
         _stream_file(handle),
         media_type=CSV_MEDIA_TYPE if fmt is Format.CSV else XLSX_MEDIA_TYPE,
         headers={
@@ -615,6 +615,16 @@ async def download(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+class TypedStream(Stream):
+    """A `Stream` that keeps its own media type. Litestar 2.25's streaming response prefers the
+    handler's media type over the response's (the reverse of its docstring and of `Response`),
+    so a page handler's HTML or JSON default would label a CSV or XLSX download."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
 
 
 # ---- reading the rows ---------------------------------------------------------------------------

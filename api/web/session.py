@@ -57,6 +57,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler
 
 from api.errors import PAGE_CHALLENGE, SignInRequired
 from api.i18n import LANGUAGE_TAGS, Locale, negotiate, t
+from api.paths import NOT_PAGES_PATTERNS
 from api.runtime import runtime_of
 from api.web.page import NAV
 from api.web.static import HTMX_URL
@@ -69,7 +70,7 @@ from infra.settings import Settings
 from infra.sign_in import Locked, Refused, SignIn
 
 # Routes that are not pages: no session needed, and no CSRF token (none has a form).
-PAGE_EXEMPT = ("^/api/", "^/health", "^/ready", "^/schema", "^/static/")
+PAGE_EXEMPT = NOT_PAGES_PATTERNS
 MAX_NEXT_LENGTH = 2000
 SIGN_IN_PATHS = frozenset({"/login", "/logout"})
 

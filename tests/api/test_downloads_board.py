@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from litestar.testing import TestClient
 
-from api.routes.reads import visible_counties
+from api.scope import visible_counties
 from api.web.downloads import (
     Column,
     ExportedBy,

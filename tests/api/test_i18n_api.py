@@ -201,9 +201,11 @@ def test_the_switch_never_leaves_the_server(client: TestClient[Any], target: str
     assert response.headers["set-cookie"].startswith("lang=zh;")
 
 
-def test_an_unknown_language_is_a_404_problem(client: TestClient[Any]) -> None:
+def test_an_unknown_language_is_a_404_error_page(client: TestClient[Any]) -> None:
+    """/lang is a page link: its refusal is an error page, in the reader's language."""
     response = client.get("/lang/fr", headers=ZH, follow_redirects=False)
     assert response.status_code == 404
-    assert response.json()["code"] == "unsupported_language"
-    assert response.json()["title"] == "不支持的语言"
-    assert "set-cookie" not in response.headers
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<title>不支持的语言" in response.text
+    assert "unsupported_language" in response.text
+    assert not [c for c in response.headers.get_list("set-cookie") if c.startswith("lang=")]

@@ -4,13 +4,11 @@ refused sign-in, and every page refuses and reports a request to another host.""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, Page, Request
 
 from tests.browser.conftest import NewPage, ServedApp, _Watch
-from tests.browser.support import assert_accessible, axe_violations, focused, login, tab_to
+from tests.browser.support import assert_accessible, axe_violations, focused, tab_to
 
 FORM = """<!DOCTYPE html><html lang="en"><head><title>form</title></head><body><main>
     <a href="#skip">skip</a>
@@ -60,37 +58,6 @@ async def test_tab_to_fails_on_what_the_keyboard_cannot_reach(new_page: NewPage)
     with pytest.raises(AssertionError, match="not reached by Tab in 5 presses") as refused:
         await tab_to(page, "#fake-button", max_presses=5)
     assert "input[name=username]" in str(refused.value)
-
-
-async def _fake_login(route: Route) -> None:
-    """A stand-in for the `/login` form's contract: fields `username` and `password`; a right
-    password answers 303 to `/`, a wrong one shows the form again."""
-    request = route.request
-    form = """<!DOCTYPE html><html lang="en"><head><title>login</title></head><body>
-        <form method="post" action="/login"><input name="username">
-        <input name="password" type="password"><button>sign in</button></form>%s</body></html>"""
-    if request.method == "POST":
-        fields = parse_qs(request.post_data or "")
-        if fields == {"username": ["officer"], "password": ["correct horse"]}:
-            await route.fulfill(status=303, headers={"Location": "/"})
-            return
-        await route.fulfill(status=200, content_type=HTML, body=form % "用户名或密码错误")
-        return
-    await route.fulfill(status=200, content_type=HTML, body=form % "")
-
-
-async def test_login_signs_in_through_the_form_by_keyboard_and_tells_a_refusal(
-    new_page: NewPage,
-) -> None:
-    page = await new_page("zh")
-    await page.route("**/login", _fake_login)
-    await page.route("**/", lambda route: route.fulfill(
-        status=200, content_type="text/html", body="<title>home</title>welcome"
-    ))
-    await login(page, "officer", "correct horse")
-    assert urlsplit(page.url).path == "/"
-    with pytest.raises(AssertionError, match=r"(?s)still on /login.*用户名或密码错误"):
-        await login(page, "officer", "wrong")
 
 
 async def test_a_request_to_another_host_is_refused_and_reported(
