@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import get
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from api.input_policy import query_date
 from api.routes.audit import head_cache_of
@@ -67,7 +67,7 @@ def timeline_columns(page: Page) -> list[downloads.Column]:
 @get("/clusters/{cluster_id:uuid}", name="case", include_in_schema=False)
 async def case_page(
     request: PageRequest,
-    cluster_id: UUID,
+    cluster_id: FromPath[UUID],
     as_of: Annotated[date | None, QueryParameter()] = None,
 ) -> Any:
     """The case now, or as it stood on `as_of`; its timeline as a download (`format=`)."""

@@ -304,3 +304,11 @@ def test_a_form_submitted_with_empty_fields_reads_them_as_not_given(site: Site) 
     assert set(_case_ids(response.text)) == set(
         _case_ids(client.get("/board", params={"status": "certified"}).text)
     )
+
+
+def test_a_case_as_of_a_date_before_its_application_says_so(site: Site) -> None:
+    client = _province(site)
+    [case_id] = set(_case_ids(client.get("/board", params={"name": "思明区"}).text))
+    response = client.get(f"/clusters/{case_id}", params={"as_of": "2020-01-01"})
+    assert response.status_code == 404
+    assert "该集群在 2020年1月1日 尚未申报" in response.text
