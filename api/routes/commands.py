@@ -64,6 +64,15 @@ IDEMPOTENCY_DESCRIPTION = (
 )
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200,
+        schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},  # documented; checked by Gate
+    ),
+]
+
+
 async def command_headers(
     if_match: Annotated[
         str | None,
@@ -73,26 +82,14 @@ async def command_headers(
             schema_extra={"pattern": _ETAG.pattern},  # documented; checked by expected_version
         ),
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        HeaderParameter(
-            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200,
-            schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},  # documented; checked by Gate
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CommandHeaders:
     """The headers of a command on an existing case."""
     return CommandHeaders(if_match=if_match, idempotency_key=idempotency_key)
 
 
 async def create_headers(
-    idempotency_key: Annotated[
-        str | None,
-        HeaderParameter(
-            name=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DESCRIPTION, max_length=200,
-            schema_extra={"pattern": IDEMPOTENCY_KEY.pattern},  # documented; checked by Gate
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CommandHeaders:
     """The headers of a command that opens a case: there is no version to match yet."""
     return CommandHeaders(if_match=None, idempotency_key=idempotency_key)

@@ -18,7 +18,7 @@ from litestar.params import QueryParameter
 
 from api.input_policy import query_date, query_instant, query_text
 from api.routes.audit import board_as_of
-from api.scope import read_scope, region_options
+from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
 from api.web.page import (
@@ -26,9 +26,9 @@ from api.web.page import (
     PageRequest,
     column,
     download,
-    is_partial,
     open_page,
-    render,
+    options,
+    render_filtered,
     shown_filters,
     wanted_format,
 )
@@ -150,13 +150,11 @@ async def board_page(
     values = {
         "board": board, "filters": filters, "region": region or "", "sort": sort,
         "as_of": as_of, "known_at": known_at, "historical": historical,
-        "shown_filters": shown, "statuses": STATUSES, "programmes": PROGRAMMES, "sorts": SORTS,
-        "region_options": region_options(page.runtime.ledger.services.regions,
-                                         page.actor.jurisdiction),
+        "shown_filters": shown, "sorts": SORTS,
+        "status_options": options(page, "status", STATUSES),
+        "programme_options": options(page, "programme", PROGRAMMES),
     }
-    if is_partial(request):
-        return render(page, "board_table.html", **values)
-    return render(page, "board.html", **values)
+    return render_filtered(page, "board.html", "board_table.html", **values)
 
 
 ROUTES = [board_page]

@@ -18,7 +18,7 @@ import msgspec
 from litestar import get
 from litestar.params import QueryParameter
 
-from api.scope import read_scope, region_options
+from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
 from api.web.page import (
@@ -27,7 +27,8 @@ from api.web.page import (
     column,
     download,
     open_page,
-    render,
+    options,
+    render_filtered,
     shown_filters,
     wanted_format,
 )
@@ -117,7 +118,6 @@ async def deadlines_page(
         due_before=page.today + timedelta(days=within + 1) if within else None,
         overdue_on=None if within else page.today,
     )
-    regions = page.runtime.ledger.services.regions
     shown = shown_filters(page, {
         "within": page.t("deadlines.within_n", n=within) if within
         else page.t("deadlines.overdue_only"),
@@ -149,11 +149,12 @@ async def deadlines_page(
         group.items.append(item)
         group.overdue += item.overdue
     ordered = sorted(groups.values(), key=lambda g: (-g.overdue, g.label))
-    return render(
-        page, "deadlines.html", groups=ordered, within=within, windows=WINDOWS,
+    return render_filtered(
+        page, "deadlines.html", "deadlines.html", groups=ordered, within=within, windows=WINDOWS,
         truncated=listed.next is not None, shown_at_most=SHOWN_AT_MOST, filters=filters,
-        region=region or "", shown_filters=shown, kinds=[str(k) for k in DeadlineKind],
-        region_options=region_options(regions, page.actor.jurisdiction),
+        region=region or "", shown_filters=shown,
+        kind_options=options(page, "deadline_kind", [str(k) for k in DeadlineKind]),
+        programme_options=options(page, "programme", ("FJ", "XM")),
         overdue=sum(g.overdue for g in ordered),
         total=sum(len(g.items) for g in ordered),
     )

@@ -15,7 +15,7 @@ from litestar import get
 from litestar.params import QueryParameter
 
 from api import i18n
-from api.scope import read_scope, region_options
+from api.scope import read_scope
 from api.web import downloads
 from api.web.charts import Series, bar_chart
 from api.web.downloads import Kind
@@ -24,9 +24,8 @@ from api.web.page import (
     PageRequest,
     column,
     download,
-    is_partial,
     open_page,
-    render,
+    render_filtered,
     shown_filters,
     wanted_format,
 )
@@ -127,12 +126,9 @@ async def funding_page(
         "ledger": ledger, "summary": summary, "chart": _chart(page, summary),
         "region": region or "", "year": year, "funding_year": funding_year,
         "shown_filters": shown,
-        "region_options": region_options(page.runtime.ledger.services.regions,
-                                         page.actor.jurisdiction),
+        "funding_year_options": [(n, page.t("funding.year_n", n=n)) for n in (1, 2, 3)],
     }
-    if is_partial(request):
-        return render(page, "funding_rows.html", **values)
-    return render(page, "funding.html", **values)
+    return render_filtered(page, "funding.html", "funding_rows.html", **values)
 
 
 ROUTES = [funding_page]

@@ -20,6 +20,7 @@ from litestar.response import Stream, Template
 from api import i18n
 from api.errors import invalid_field
 from api.runtime import Runtime, runtime_of
+from api.scope import region_options
 from api.web import downloads
 from api.web.static import HTMX_URL
 from domain.actors import Actor
@@ -92,6 +93,15 @@ def render(page: Page, template: str, **values: Any) -> Template:
                     headers={"Content-Language": i18n.LANGUAGE_TAGS[page.lang]})
 
 
+def render_filtered(page: Page, template: str, table_template: str, **values: Any) -> Template:
+    """A page with filters: the whole page, or its table alone for htmx (the filters changed);
+    the region filter's options are the reader's cities and counties."""
+    values.setdefault("region_options", region_options(
+        page.runtime.ledger.services.regions, page.actor.jurisdiction
+    ))
+    return render(page, table_template if is_partial(page.request) else template, **values)
+
+
 def is_partial(request: Request[Any, Any, Any]) -> bool:
     """An htmx request for the table alone (the page's filters changed)."""
     return request.headers.get("HX-Request") == "true" and not request.headers.get(
@@ -106,6 +116,11 @@ def wanted_format(request: Request[Any, Any, Any]) -> downloads.Format | None:
     if value not in set(downloads.Format):
         raise invalid_field("format", "Expected `csv` or `xlsx`", source="query")
     return downloads.Format(value)
+
+
+def options(page: Page, group: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(value, words) pairs of a filter's select, e.g. every status in the page's language."""
+    return [(value, page.t(f"{group}.{value}")) for value in values]
 
 
 def shown_filters(page: Page, values: Mapping[str, str | None]) -> dict[str, str]:
