@@ -36,8 +36,8 @@ from infra.settings import Settings
 ROUTE_MODULES = (
     "api.routes.health",
     "api.routes.clusters",
-    "api.routes.commands_review", "api.routes.commands_monitoring", "api.routes.commands_funding",
-    "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
+    "api.routes.commands",  # every command, from its declaration (domain.commands)
+    "api.routes.eligibility", "api.routes.calendar",
     "api.routes.reads",
     "api.routes.audit",
     "api.i18n.routes",  # GET /lang/{code}: the pages' language switch

@@ -27,8 +27,9 @@ from litestar.types import Receive, Scope, Send
 
 from api.errors import ApiError
 from domain.actors import Actor, Role
+from domain.commands import Command
 from domain.errors import InvalidInput, NotAllowed
-from domain.permissions import Command, RegionLookup, allowed_roles, check_jurisdiction_level
+from domain.permissions import RegionLookup, allowed_roles, check_jurisdiction_level
 from domain.rulebook import Programme
 
 ALGORITHM = "EdDSA"

@@ -20,9 +20,9 @@ shares, so what enters is checked once, here, and the core trusts what passed:
   same range once in UTC.
 - **JSON** nested deeper than `MAX_JSON_DEPTH` is refused (400) before it is decoded.
 
-Body types opt in by deriving from `api.schemas.RequestBody`, whose `__post_init__` runs
-`enforce` over the whole decoded body (msgspec calls it after every nested value is decoded).
-The walk over a body type is compiled once per type, on first use.
+The constraints are declared on the body types (`domain.inputs`: text kinds, bounds); every route
+that takes a body passes it through `enforce` (`api.routes.commands.checked_body`) before it
+is used. The walk over a body type is compiled once per type, on first use.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -42,74 +41,20 @@ from litestar import Request
 
 from api.errors import ApiError, invalid_field
 from domain.errors import InvalidInput
+from domain.inputs import (
+    DECIMAL_BOUNDS,
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_DECIMAL,
+    MAX_DECIMAL_PLACES,
+    TEXT_KIND,
+    TextKind,
+)
 
-FIRST_DATE = date(1990, 1, 1)
-LAST_DATE = date(2200, 12, 31)
-MAX_JSON_DEPTH = 32
 # Log positions and limits in queries: within PostgreSQL's bigint, and exact in every JSON
 # reader (a browser's numbers are doubles; the OpenAPI document's maximum is one too).
+MAX_JSON_DEPTH = 32
 MAX_POSITION = 2**53 - 1
-MAX_FEN = 10**13  # 1,000亿元: far above any subsidy; refuses overflowing sums
-MAX_COUNT = 10**15  # counts and yuan figures declared in a dossier or report
-MAX_DECIMAL = Decimal(10**15)
-MAX_DECIMAL_PLACES = 6
-DEFAULT_LINE_LENGTH = 200
-DEFAULT_PARAGRAPH_LENGTH = 4000
-
-_TEXT = "text"  # key of msgspec.Meta.extra naming a string's TextKind
-_DECIMAL_BOUNDS = "decimal_bounds"  # key of msgspec.Meta.extra: (minimum, maximum)
-
-
-class TextKind(StrEnum):
-    LINE = "line"  # names, codes, document numbers: one line, nothing invisible
-    PARAGRAPH = "paragraph"  # free text (reasons, summaries): tab and newline allowed
-
-
-def text_meta(
-    kind: TextKind = TextKind.LINE,
-    *,
-    max_length: int | None = None,
-    min_length: int | None = None,
-    pattern: str | None = None,
-    description: str | None = None,
-    examples: list[Any] | None = None,
-) -> msgspec.Meta:
-    """Constraints of a text field: its kind and its length bounds (after normalisation)."""
-    if max_length is None:
-        max_length = DEFAULT_LINE_LENGTH if kind is TextKind.LINE else DEFAULT_PARAGRAPH_LENGTH
-    return msgspec.Meta(
-        min_length=min_length,
-        max_length=max_length,
-        pattern=pattern,
-        description=description,
-        examples=examples,
-        extra={_TEXT: kind},
-        # Documents what the policy refuses; the policy itself enforces it (with the position
-        # and the code point in its answer, which a pattern mismatch could not give).
-        extra_json_schema=None if pattern else {"pattern": _DOCUMENTED_PATTERN[kind]},
-    )
-
-
-def date_meta() -> msgspec.Meta:
-    """A date of a request: enforced by the walk, its range documented. (Not as a pattern on
-    the year: beside `format: date`, generators then throw away most dates they draw.)"""
-    return msgspec.Meta(description=f"a date from {FIRST_DATE} to {LAST_DATE}")
-
-
-def decimal_meta(
-    minimum: Decimal | int, maximum: Decimal | int, *, description: str | None = None
-) -> msgspec.Meta:
-    """Bounds of a decimal field (msgspec cannot constrain decimals itself): enforced by the
-    walk, documented in the OpenAPI schema."""
-    low, high = Decimal(minimum), Decimal(maximum)
-    return msgspec.Meta(
-        description=description,
-        extra={_DECIMAL_BOUNDS: (low, high)},
-        extra_json_schema={
-            "minimum": float(low) if low != low.to_integral_value() else int(low),
-            "maximum": float(high) if high != high.to_integral_value() else int(high),
-        },
-    )
 
 
 # ---- text ------------------------------------------------------------------------------------
@@ -123,13 +68,6 @@ _REFUSED = {
     TextKind.PARAGRAPH: re.compile(f"[{_CONTROL}{_BIDI}{_SURROGATES}\r]"),
 }
 _PARAGRAPH_BREAKS = re.compile("\r\n?")
-_DOCUMENTED_PATTERN = {  # JSON Schema (ECMA-262) spelling of what each kind accepts
-    TextKind.LINE: r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b-\u200f"
-    r"\u2060-\u2064\ufeff\u00ad\u061c]*$",
-    TextKind.PARAGRAPH: r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
-    r"\u202a-\u202e\u2066-\u2069]*$",
-}
-
 
 def _character_code(char: str) -> str:
     point = ord(char)
@@ -259,10 +197,10 @@ def _check_for(info: Any) -> Typed | None:  # noqa: PLR0911 - one branch per kin
     info, extra = _unwrap(info)
     if isinstance(info, mi.StrType):
         return str, _str_check(
-            TextKind(extra.get(_TEXT, TextKind.LINE)), info.min_length, info.max_length
+            TextKind(extra.get(TEXT_KIND, TextKind.LINE)), info.min_length, info.max_length
         )
     if isinstance(info, mi.DecimalType):
-        bounds = extra.get(_DECIMAL_BOUNDS)
+        bounds = extra.get(DECIMAL_BOUNDS)
 
         def check_decimal(field: str, value: Decimal) -> Decimal:
             _check_decimal(field, value, bounds)

@@ -29,7 +29,7 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.handlers import HTTPRouteHandler
 
 from api.errors import PROBLEM_JSON, problem_description
-from api.input_policy import MAX_DECIMAL_PLACES
+from domain.inputs import MAX_DECIMAL_PLACES
 
 PUBLIC_OPERATIONS = frozenset({"health", "ready"})
 NO_DATABASE = frozenset({"health"})

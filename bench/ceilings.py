@@ -32,6 +32,7 @@ from bench.context import Context
 from bench.lifecycles import indicators
 from bench.stats import Figure, run_async, run_threads
 from domain.actors import Actor, EventMeta, Role
+from domain.commands import Command
 from domain.facts import ChangeKind, Dossier, PlanTarget
 from domain.rulebook import Programme
 from infra.codec import MsgspecMapper
@@ -177,8 +178,14 @@ def measure_ledger_commands(ctx: Context) -> None:
     )
     for threads in (1, 4):
         rate = run_threads(
-            lambda _i: lambda: ledger.apply_for_certification(meta, _dossier(next(counter))),
-            threads, seconds=ctx.load_seconds)
+            lambda _i: (
+                lambda: ledger.issue(
+                    Command.APPLY, None, meta, None, dossier=_dossier(next(counter))
+                )
+            ),
+            threads,
+            seconds=ctx.load_seconds,
+        )
         ctx.add(Figure(
             key=f"ledger_save_{threads}", section=SECTION_ES,
             label=f"ClusterLedger new case (Applied, hash chain), {threads} thread(s)",
@@ -196,9 +203,13 @@ def measure_ledger_commands(ctx: Context) -> None:
 
             def op() -> None:
                 k = next(n)
-                result = ledger.report_major_change(
-                    cid, major_change_meta(county, date(2030, 5, 1), k), version[0],
-                    kind=ChangeKind.SPATIAL_SCOPE, new_value=f"规划范围调整 {k}",
+                result = ledger.issue(
+                    Command.REPORT_MAJOR_CHANGE,
+                    cid,
+                    major_change_meta(county, date(2030, 5, 1), k),
+                    version[0],
+                    kind=ChangeKind.SPATIAL_SCOPE,
+                    new_value=f"规划范围调整 {k}",
                 )
                 version[0] = result.version
 

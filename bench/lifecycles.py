@@ -21,7 +21,6 @@ distributed over worker processes.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,6 +28,7 @@ from uuid import UUID
 
 from domain.actors import Actor, EventMeta, Role
 from domain.case import Status
+from domain.commands import Command
 from domain.facts import (
     AnnualFigures,
     AppealOutcome,
@@ -108,9 +108,9 @@ class CaseDriver:
             effective_date=on, document_number=doc, comment=comment,
         )
 
-    def step(self, verb: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def step(self, command: Command, meta: EventMeta, **facts: Any) -> None:
         assert self.cluster_id is not None  # noqa: S101
-        result = verb(self.cluster_id, *args, self.version, **kwargs)
+        result = self.ledger.issue(command, self.cluster_id, meta, self.version, **facts)
         self.events += result.version - self.version
         self.version = result.version
 
@@ -141,7 +141,9 @@ class CaseDriver:
             ),
             negative_list_clear=True,
         )
-        result = self.ledger.apply_for_certification(self.meta(Role.COUNTY, on), dossier)
+        result = self.ledger.issue(
+            Command.APPLY, None, self.meta(Role.COUNTY, on), None, dossier=dossier
+        )
         self.cluster_id, self.version, self.events = result.cluster_id, result.version, 1
 
     def report(self, year: int, due_month: int) -> None:
@@ -151,7 +153,7 @@ class CaseDriver:
             else Role.OPERATING_UNIT
         growth = 100 + self.rng.randrange(-5, 15)
         self.output = self.output * growth // 100
-        self.step(self.ledger.file_annual_report, self.meta(role, on,
+        self.step(Command.FILE_ANNUAL_REPORT, self.meta(role, on,
                   comment="年度培育情况信息表" if self.rng.random() < 0.5 else ""),
                   year=year, figures=AnnualFigures(
                       total_output_yuan=self.output, rd_investment_yuan=self.output // 40,
@@ -174,17 +176,17 @@ class CaseDriver:
             ChangeKind.LEADING_INDUSTRY: "主导产业延伸至配套环节",
             ChangeKind.OPERATING_UNIT: "原运营单位改制，经区政府研究同意调整",
         }[kind]
-        self.step(self.ledger.report_major_change,
+        self.step(Command.REPORT_MAJOR_CHANGE,
                   self.meta(Role.COUNTY, self.day(year, self.rng.randrange(5, 12)),
                             comment=comment), kind=kind, new_value=value)
 
     def renewal(self, valid_until: date, decider: Role, doc_prefix: str) -> bool:
         requested = valid_until - timedelta(days=60 + self.rng.randrange(30))
-        self.step(self.ledger.request_renewal, self.meta(Role.COUNTY, requested))
+        self.step(Command.REQUEST_RENEWAL, self.meta(Role.COUNTY, requested))
         passed = self.rng.random() < 0.98 or not self.mortal
         decided = valid_until - timedelta(days=5 + self.rng.randrange(20))
         fj = self.programme == Programme.FJ
-        self.step(self.ledger.decide_renewal, self.meta(
+        self.step(Command.DECIDE_RENEWAL, self.meta(
             decider, decided, user=f"{decider}-renewal", doc=self.doc(doc_prefix, decided),
             comment="三年发展规划目标基本完成" if passed else "复核未通过：主要指标未达标"),
             passed=passed, plan_targets_met=(passed if fj else None))
@@ -192,7 +194,7 @@ class CaseDriver:
 
     def revoke(self, on: date, ground: Ground, revoker: Role, doc_prefix: str) -> date:
         received = on + timedelta(days=2 + self.rng.randrange(5))
-        self.step(self.ledger.revoke, self.meta(
+        self.step(Command.REVOKE, self.meta(
             revoker, on, user=f"{revoker}-director", doc=self.doc(doc_prefix, on),
             comment="经核查，依规撤销集群认定"), ground=ground, received_on=received)
         return received
@@ -206,28 +208,28 @@ class CaseDriver:
         self.apply(applied)
         fate = rng.random()
         if fate < 0.06:
-            self.step(ledger.decline_to_recommend, self.meta(
+            self.step(Command.DECLINE, self.meta(
                 Role.CITY, applied + timedelta(days=30), comment="产值与主导产业占比未达推荐要求"))
             return
-        self.step(ledger.recommend, self.meta(Role.CITY, applied + timedelta(days=35)),
+        self.step(Command.RECOMMEND, self.meta(Role.CITY, applied + timedelta(days=35)),
                   onsite_verified=True)
         if fate < 0.09:
-            self.step(ledger.reject, self.meta(Role.PROVINCE, applied + timedelta(days=70),
+            self.step(Command.REJECT, self.meta(Role.PROVINCE, applied + timedelta(days=70),
                       user="prov-director", comment="复审实地抽查：公共服务体系不完善"))
             return
         shortlisted = applied + timedelta(days=60)
-        self.step(ledger.shortlist, self.meta(Role.PROVINCE, shortlisted, user="prov-reviewer"))
+        self.step(Command.SHORTLIST, self.meta(Role.PROVINCE, shortlisted, user="prov-reviewer"))
         for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
-            self.step(ledger.raise_objection,
+            self.step(Command.RAISE_OBJECTION,
                       self.meta(Role.PROVINCE, shortlisted + timedelta(days=1),
                                 user="prov-reviewer"),
                       subject="certification", summary="公示期间收到实名反映：产值数据存疑")
             number = ledger.get_cluster(self.cluster_id).case.objections[-1].number  # type: ignore[arg-type]
-            self.step(ledger.resolve_objection, self.meta(
+            self.step(Command.RESOLVE_OBJECTION, self.meta(
                 Role.PROVINCE, shortlisted + timedelta(days=6), user="prov-reviewer",
                 comment="经核实，统计数据口径一致，异议不成立"), number=number, upheld=False)
         certified = shortlisted + timedelta(days=21)
-        self.step(ledger.certify, self.meta(Role.PROVINCE, certified, user="prov-director",
+        self.step(Command.CERTIFY, self.meta(Role.PROVINCE, certified, user="prov-director",
                                             doc=self.doc("闽工信函中小", certified)))
         valid_until = ledger.get_cluster(self.cluster_id).case.valid_until  # type: ignore[arg-type]
         assert valid_until is not None  # noqa: S101
@@ -258,10 +260,10 @@ class CaseDriver:
         if self.rng.random() < 0.3:
             return False
         filed = received + timedelta(days=5)
-        self.step(self.ledger.appeal, self.meta(Role.COUNTY, filed,
+        self.step(Command.APPEAL, self.meta(Role.COUNTY, filed,
                   comment="年度信息表已按期报送，附回执，请求复核"))
         outcome = overturn if overturn is not None else self.rng.random() < 0.5
-        self.step(self.ledger.decide_appeal, self.meta(
+        self.step(Command.DECIDE_APPEAL, self.meta(
             Role.PROVINCE, filed + timedelta(days=25), user="prov-appeals",
             doc=self.doc("闽工信中小", filed), comment="经复核作出决定"),
             outcome=AppealOutcome.OVERTURNED if outcome else AppealOutcome.UPHELD)
@@ -284,66 +286,73 @@ class CaseDriver:
                      description=f"{c} {start.year}")
             for i, c in enumerate(split)
         )
-        self.step(ledger.submit_fund_use_plan, self.meta(Role.OPERATING_UNIT, start),
+        self.step(Command.SUBMIT_FUND_USE_PLAN, self.meta(Role.OPERATING_UNIT, start),
                   funding_year=funding_year, lines=lines)
-        self.step(ledger.review_fund_use_plan, self.meta(Role.COUNTY, start + timedelta(days=9)),
+        self.step(Command.REVIEW_FUND_USE_PLAN, self.meta(Role.COUNTY, start + timedelta(days=9)),
                   funding_year=funding_year, passed=True)
         approved = start + timedelta(days=20)
-        self.step(ledger.approve_subsidy, self.meta(Role.CITY, approved, user="city-fund-approver"),
-                  funding_year=funding_year, amount_fen=amount)
+        self.step(
+            Command.APPROVE_SUBSIDY,
+            self.meta(Role.CITY, approved, user="city-fund-approver"),
+            funding_year=funding_year,
+            amount_fen=amount,
+        )
         if self.rng.random() < 0.1:
-            self.step(ledger.raise_objection,
+            self.step(Command.RAISE_OBJECTION,
                       self.meta(Role.CITY, approved, user="city-fund-approver"),
                       subject=f"subsidy:{funding_year}", summary="公示期间收到反映：资金用途存疑")
             number = ledger.get_cluster(self.cluster_id).case.objections[-1].number  # type: ignore[arg-type]
-            self.step(ledger.resolve_objection, self.meta(
+            self.step(Command.RESOLVE_OBJECTION, self.meta(
                 Role.CITY, approved + timedelta(days=4), user="city-fund-approver",
                 comment="经核实，资金用途符合规定"), number=number, upheld=False)
-        self.step(ledger.pay_subsidy, self.meta(Role.CITY, approved + timedelta(days=21),
+        self.step(Command.PAY_SUBSIDY, self.meta(Role.CITY, approved + timedelta(days=21),
                                                 user="city-treasurer"),
                   funding_year=funding_year, amount_fen=amount,
                   voucher=f"XMGX-{start.year}-{self.cluster_id.hex[:12]}-{funding_year}")  # type: ignore[union-attr]
         return True
 
     def score(self, year: int) -> None:
-        ledger, rng = self.ledger, self.rng
+        rng = self.rng
         score = Decimal(f"{min(99.5, max(40.0, rng.gauss(78, 9))):.2f}")
         initial = self.day(year + 1, 2)
-        self.step(ledger.score, self.meta(Role.COUNTY, initial), year=year,
+        self.step(Command.SCORE, self.meta(Role.COUNTY, initial), year=year,
                   stage=ScoreStage.DISTRICT_INITIAL, score=score)
         if rng.random() < 0.05:
             score = Decimal(f"{min(99.5, float(score) + rng.uniform(-3, 3)):.2f}")
-            self.step(ledger.score, self.meta(Role.COUNTY, initial + timedelta(days=7),
+            self.step(Command.SCORE, self.meta(Role.COUNTY, initial + timedelta(days=7),
                                               comment="更正：研发投入口径调整"),
                       year=year, stage=ScoreStage.DISTRICT_INITIAL, score=score, correction=True)
-        self.step(ledger.score, self.meta(Role.CITY, self.day(year + 1, 3), user="city-assessor"),
+        self.step(Command.SCORE, self.meta(Role.CITY, self.day(year + 1, 3), user="city-assessor"),
                   year=year, stage=ScoreStage.CITY_FINAL, score=score)
 
     def audit(self, year: int) -> None:
         ledger = self.ledger
         for _ in range(self.rng.choice((1, 1, 2))):
             found = self.day(year, 6)
-            self.step(ledger.record_audit_finding, self.meta(Role.CITY, found, user="city-auditor"),
-                      summary="品牌建设费用中列支招待费，不符合专款专用",
-                      amount_questioned_fen=self.rng.randrange(1, 50) * 100_000)
+            self.step(
+                Command.RECORD_AUDIT_FINDING,
+                self.meta(Role.CITY, found, user="city-auditor"),
+                summary="品牌建设费用中列支招待费，不符合专款专用",
+                amount_questioned_fen=self.rng.randrange(1, 50) * 100_000,
+            )
             number = len(ledger.get_cluster(self.cluster_id).case.audit_findings)  # type: ignore[arg-type]
-            self.step(ledger.confirm_rectification,
+            self.step(Command.CONFIRM_RECTIFICATION,
                       self.meta(Role.COUNTY, found + timedelta(days=40)), number=number)
-            self.step(ledger.confirm_rectification,
+            self.step(Command.CONFIRM_RECTIFICATION,
                       self.meta(Role.CITY, found + timedelta(days=55)), number=number)
 
     def run_xm(self) -> None:
         rng, ledger = self.rng, self.ledger
         applied = self.day(rng.choice((2025, 2026)), rng.randrange(1, 8))
         self.apply(applied)
-        self.step(ledger.recommend, self.meta(Role.CITY, applied + timedelta(days=20)),
+        self.step(Command.RECOMMEND, self.meta(Role.CITY, applied + timedelta(days=20)),
                   onsite_verified=True)
         if rng.random() < 0.05 and self.mortal:
-            self.step(ledger.reject, self.meta(Role.MIIT_RECORDER, applied + timedelta(days=60),
+            self.step(Command.REJECT, self.meta(Role.MIIT_RECORDER, applied + timedelta(days=60),
                       comment="工信部未予认定"))
             return
         certified = applied + timedelta(days=50)
-        self.step(ledger.certify, self.meta(Role.MIIT_RECORDER, certified,
+        self.step(Command.CERTIFY, self.meta(Role.MIIT_RECORDER, certified,
                                             doc=self.doc("工信部企业函", certified)))
         funding = self.fund(1, certified + timedelta(days=20))
         funding_year, audited = 1, False

@@ -10,39 +10,13 @@ a token whose role and jurisdiction do not fit is refused before anything else
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Protocol
 
 from domain.actors import Actor, Role
+from domain.commands import Command
 from domain.errors import InvalidInput, NotAllowed
 from domain.regions import Level, Region
 from domain.rulebook import Programme
-
-
-class Command(StrEnum):
-    APPLY = "apply"
-    RECOMMEND = "recommend"
-    DECLINE = "decline_to_recommend"
-    SHORTLIST = "shortlist"
-    RAISE_OBJECTION = "raise_objection"
-    RESOLVE_OBJECTION = "resolve_objection"
-    CERTIFY = "certify"
-    REJECT = "reject"
-    FILE_ANNUAL_REPORT = "file_annual_report"
-    SCORE = "score"
-    SUBMIT_FUND_USE_PLAN = "submit_fund_use_plan"
-    REVIEW_FUND_USE_PLAN = "review_fund_use_plan"
-    APPROVE_SUBSIDY = "approve_subsidy"
-    PAY_SUBSIDY = "pay_subsidy"
-    REPORT_MAJOR_CHANGE = "report_major_change"
-    REQUEST_RENEWAL = "request_renewal"
-    DECIDE_RENEWAL = "decide_renewal"
-    REVOKE = "revoke"
-    APPEAL = "appeal"
-    DECIDE_APPEAL = "decide_appeal"
-    RECORD_AUDIT_FINDING = "record_audit_finding"
-    CONFIRM_RECTIFICATION = "confirm_rectification"
-
 
 _FJ, _XM = Programme.FJ, Programme.XM
 R = Role

@@ -1,7 +1,8 @@
 """Payment vouchers are unique across the whole programme: an index aggregate per voucher.
 
 Its id is derived from the voucher number (uuid5), so a second payment with the same voucher,
-on any cluster, collides on the event store's primary key in the same save as the payment.
+on any cluster, collides on the event store's primary key in the same save as the payment
+(`taken` is then the answer: `domain.commands.Claim`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolation
 
 
 def voucher_id(voucher_number: str) -> UUID:
@@ -28,3 +31,11 @@ class VoucherIndex(Aggregate):
     def __init__(self, voucher_number: str, cluster_id: UUID) -> None:
         self.voucher_number = voucher_number
         self.cluster_id = cluster_id
+
+    def taken(self) -> RuleViolation:
+        """The refusal when the save collided: another payment holds this voucher already."""
+        return RuleViolation(
+            "voucher_already_paid",
+            f"voucher {self.voucher_number} has been paid already",
+            voucher=self.voucher_number,
+        )

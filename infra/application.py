@@ -1,17 +1,18 @@
-"""The ClusterLedger application: one verb per command, each load -> act -> save.
+"""The ClusterLedger application: one generic path for every command, load -> act -> save.
 
-Every verb authorises the actor (role and jurisdiction, `domain.permissions`), checks the
-version the caller acted on (optimistic concurrency), lets the aggregate apply the rules, and
-saves the events together with the audit chain and, when given, the idempotency record, in one
-transaction. It returns where the last event landed in the log, for read-your-writes.
+`execute` runs any command declared in `domain.commands`: it loads the case (or lets the
+command open one), authorises the actor (role and jurisdiction, `domain.permissions`) for the
+command's permission, checks the version the caller acted on (optimistic concurrency), lets
+the command act on the aggregate, and saves the events together with the audit chain and,
+when given, the idempotency record, in one transaction. It returns where the last event landed
+in the log, for read-your-writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -26,22 +27,15 @@ from domain.actors import EventMeta
 from domain.calendar import Deadline, WorkingDayCalendar
 from domain.case import CaseState, Notice
 from domain.cluster import Cluster, subsidy_subject
+from domain.commands import Claim, Command, CommandBody, spec_of
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import NotFound, RuleViolation, VersionConflict
-from domain.facts import (
-    AnnualFigures,
-    AppealOutcome,
-    ChangeKind,
-    Dossier,
-    Ground,
-    PlanLine,
-    ScoreStage,
-)
-from domain.permissions import Command, check_may_act, check_may_read
+from domain.facts import Dossier
+from domain.permissions import check_may_act, check_may_read
 from domain.regions import Regions
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
-from domain.voucher import VoucherIndex, voucher_id
+from domain.voucher import VoucherIndex
 from infra import codec
 from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord, SnapshotRecorder
 
@@ -67,6 +61,48 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     rulebook: Rulebook
     regions: Regions
     calendar: Callable[[], WorkingDayCalendar]
+
+
+class LedgerRules:
+    """What commands need from outside the aggregate (`domain.commands.Rules`): the rulebook
+    in force, the calendar's periods and notices, the eligibility pre-check, the entitlement."""
+
+    def __init__(self, ledger: ClusterLedger) -> None:
+        self._ledger = ledger
+        self._services = ledger.services
+
+    @property
+    def regions(self) -> Regions:
+        return self._services.regions
+
+    def rulebook(self, dossier: Dossier, on: date) -> RulebookVersion:
+        return self._services.rulebook.in_force(dossier.programme, on)
+
+    def eligibility(self, dossier: Dossier, on: date) -> EligibilityReport:
+        return precheck(dossier.indicators, self.rulebook(dossier, on))
+
+    def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:
+        return self._ledger.entitlement(cluster, version, funding_year)
+
+    def period(
+        self, trigger: date, rule: PeriodRule | None, what: str, version: RulebookVersion
+    ) -> Deadline:
+        if rule is None:
+            raise RuleViolation(
+                "rule_not_defined", f"rulebook {version.id} defines no {what}", rulebook=version.id
+            )
+        calendar = self._services.calendar()
+        if rule.working_days:
+            return calendar.add_working_days(
+                trigger, rule.days, count_trigger_day=rule.count_trigger_day
+            )
+        return calendar.add_calendar_days(
+            trigger, rule.days, count_trigger_day=rule.count_trigger_day
+        )
+
+    def notice(self, starts_on: date, rule: PeriodRule | None, version: RulebookVersion) -> Notice:
+        deadline = self.period(starts_on, rule, "public notice", version)
+        return Notice(starts_on=starts_on, ends_on=deadline.due, provisional=deadline.provisional)
 
 
 class ClusterLedger(Application[UUID]):
@@ -99,6 +135,7 @@ class ClusterLedger(Application[UUID]):
         }
         super().__init__(env=env)
         self.services = services
+        self.rules = LedgerRules(self)
         # Every decoder the ledger reads with, built here in one thread before any request
         # (see infra.codec: concurrent first builds crashed the process).
         codec.prepare(event_classes())
@@ -149,250 +186,6 @@ class ClusterLedger(Application[UUID]):
     def rulebook_for(self, programme: Programme, on: date) -> RulebookVersion:
         return self.services.rulebook.in_force(programme, on)
 
-    def eligibility(self, dossier: Dossier, on: date, version_id: str | None) -> EligibilityReport:
-        rules = self.services.rulebook
-        version = rules.get(version_id) if version_id else rules.in_force(dossier.programme, on)
-        return precheck(dossier.indicators, version)
-
-    # ---- commands --------------------------------------------------------------------------
-
-    def apply_for_certification(
-        self, meta: EventMeta, dossier: Dossier, idempotency: IdempotencyRecord | None = None
-    ) -> CommandResult:
-        regions = self.services.regions
-        regions.county(dossier.county_code)  # unknown or non-county codes are refused
-        if dossier.programme == Programme.NATIONAL:
-            raise RuleViolation(
-                "programme_not_managed", "NATIONAL is a comparison standard, not a programme"
-            )
-        if (
-            dossier.programme == Programme.XM
-            and regions.city_of(dossier.county_code).code != "350200"
-        ):
-            raise RuleViolation(
-                "xm_outside_xiamen", "the XM programme covers Xiamen's districts only"
-            )
-        check_may_act(meta.actor, Command.APPLY, dossier.programme, dossier.county_code, regions)
-        version = self.rulebook_for(dossier.programme, meta.effective_date)
-        cluster = Cluster.apply(meta=meta, dossier=dossier, rulebook_version=version.id)
-        return self._save(cluster, (), idempotency)
-
-    def recommend(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        onsite_verified: bool,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            report = self.eligibility(c.case.dossier, meta.effective_date, None)
-            c.recommend(meta, report, onsite_verified=onsite_verified)
-
-        return self._act(cluster_id, meta, expected_version, Command.RECOMMEND, act, idempotency)
-
-    def decline_to_recommend(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.DECLINE,
-            lambda c: c.decline_to_recommend(meta),
-            idempotency,
-        )
-
-    def shortlist(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            notice = self._notice(meta.effective_date, version.certification_notice, version)
-            c.shortlist(meta, notice, version.id)
-
-        return self._act(cluster_id, meta, expected_version, Command.SHORTLIST, act, idempotency)
-
-    def raise_objection(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        subject: str,
-        summary: str,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.RAISE_OBJECTION,
-            lambda c: c.raise_objection(meta, subject, summary),
-            idempotency,
-        )
-
-    def resolve_objection(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        number: int,
-        upheld: bool,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.RESOLVE_OBJECTION,
-            lambda c: c.resolve_objection(meta, number, upheld=upheld),
-            idempotency,
-        )
-
-    def certify(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            c.certify(meta, version.validity_years, version.id)
-
-        return self._act(cluster_id, meta, expected_version, Command.CERTIFY, act, idempotency)
-
-    def reject(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.REJECT,
-            lambda c: c.reject(meta),
-            idempotency,
-        )
-
-    def file_annual_report(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        year: int,
-        figures: AnnualFigures,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            due = date(year + 1, version.annual_report.month, version.annual_report.day)
-            c.file_annual_report(meta, year, figures, due, version.id)
-
-        return self._act(
-            cluster_id, meta, expected_version, Command.FILE_ANNUAL_REPORT, act, idempotency
-        )
-
-    def score(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        year: int,
-        stage: ScoreStage,
-        score: Decimal,
-        failure_grounds: tuple[Ground, ...] = (),
-        correction: bool = False,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            c.score(
-                meta,
-                year,
-                stage,
-                score,
-                failure_grounds,
-                (version.score_min, version.score_max),
-                version.id,
-                correction=correction,
-            )
-
-        return self._act(cluster_id, meta, expected_version, Command.SCORE, act, idempotency)
-
-    def submit_fund_use_plan(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        funding_year: int,
-        lines: tuple[PlanLine, ...],
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            c.submit_fund_use_plan(meta, funding_year, lines, version.fund_use_categories)
-
-        return self._act(
-            cluster_id, meta, expected_version, Command.SUBMIT_FUND_USE_PLAN, act, idempotency
-        )
-
-    def review_fund_use_plan(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        funding_year: int,
-        passed: bool,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.REVIEW_FUND_USE_PLAN,
-            lambda c: c.review_fund_use_plan(meta, funding_year, passed=passed),
-            idempotency,
-        )
-
-    def approve_subsidy(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        funding_year: int,
-        amount_fen: int,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            entitled = self.entitlement(c, version, funding_year)
-            notice = self._notice(meta.effective_date, version.subsidy_notice, version)
-            c.approve_subsidy(meta, funding_year, amount_fen, entitled, notice, version.id)
-
-        return self._act(
-            cluster_id, meta, expected_version, Command.APPROVE_SUBSIDY, act, idempotency
-        )
-
     def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:
         """XM Art. 13 by the rulebook; an assessment with a failure ground entitles to nothing
         (Art. 10: 考核不予通过，不得享受相关支持措施)."""
@@ -405,200 +198,58 @@ class ClusterLedger(Application[UUID]):
         score = assessment.final_score if assessment else None
         return entitlement(version, funding_year, score)
 
-    def pay_subsidy(
+    # ---- commands --------------------------------------------------------------------------
+
+    def execute(
         self,
-        cluster_id: UUID,
+        command: Command,
+        cluster_id: UUID | None,
         meta: EventMeta,
         expected_version: int | None,
-        *,
-        funding_year: int,
-        amount_fen: int,
-        voucher: str,
+        body: CommandBody,
         idempotency: IdempotencyRecord | None = None,
+        path: Mapping[str, int] | None = None,
     ) -> CommandResult:
-        index: list[VoucherIndex] = []
+        """Run one command (see the module's docstring). `cluster_id` and `expected_version`
+        are None for the command that opens a case; `path` holds the values of the route's
+        parameters below the case (e.g. an objection's number)."""
+        spec = spec_of(command)
+        if spec.opens_case:
+            cluster: Cluster = spec.act(meta, body, self.rules)
+            self._authorise(cluster, meta, command)
+            return self._save(cluster, (), idempotency)
+        if cluster_id is None:
+            raise TypeError(f"{command} acts on a case: give its id")
 
-        def act(c: Cluster) -> None:
-            c.pay_subsidy(meta, funding_year, amount_fen, voucher)
-            index.append(VoucherIndex(voucher_number=voucher.strip(), cluster_id=c.id))
+        def act(cluster: Cluster) -> Sequence[Aggregate]:
+            return spec.act(cluster, meta, body, self.rules, **(path or {})) or ()
 
-        try:
-            return self._act(
-                cluster_id, meta, expected_version, Command.PAY_SUBSIDY, act, idempotency, index
-            )
-        except VersionConflict:
-            if self._voucher_exists(voucher):
-                raise RuleViolation(
-                    "voucher_already_paid",
-                    f"voucher {voucher} has been paid already",
-                    voucher=voucher,
-                ) from None
-            raise
+        return self._act(cluster_id, meta, expected_version, command, act, idempotency)
 
-    def _voucher_exists(self, voucher: str) -> bool:
-        try:
-            self.repository.get(voucher_id(voucher))
-        except AggregateNotFoundError:
-            return False
-        return True
-
-    def report_major_change(
+    def issue(
         self,
-        cluster_id: UUID,
+        command: Command,
+        cluster_id: UUID | None,
         meta: EventMeta,
         expected_version: int | None,
-        *,
-        kind: ChangeKind,
-        new_value: str,
+        /,
         idempotency: IdempotencyRecord | None = None,
+        **facts: Any,
     ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.REPORT_MAJOR_CHANGE,
-            lambda c: c.report_major_change(meta, kind, new_value),
-            idempotency,
-        )
-
-    def request_renewal(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.REQUEST_RENEWAL,
-            lambda c: c.request_renewal(meta),
-            idempotency,
-        )
-
-    def decide_renewal(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        passed: bool,
-        plan_targets_met: bool | None = None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            c.decide_renewal(
-                meta,
-                passed=passed,
-                plan_targets_met=plan_targets_met,
-                validity_years=version.validity_years,
-                rulebook_version=version.id,
-            )
-
-        return self._act(
-            cluster_id, meta, expected_version, Command.DECIDE_RENEWAL, act, idempotency
-        )
-
-    def revoke(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        ground: Ground,
-        received_on: date,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            deadline = (
-                self._period(received_on, version.appeal_period, "appeal period", version)
-                if version.appeal_period is not None
-                else None
-            )
-            c.revoke(
-                meta,
-                ground,
-                received_on,
-                deadline.due if deadline else None,
-                deadline.provisional if deadline else False,
-                version.id,
-            )
-
-        return self._act(cluster_id, meta, expected_version, Command.REVOKE, act, idempotency)
-
-    def appeal(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        def act(c: Cluster) -> None:
-            version = self._version(c, meta)
-            if version.appeal_reply is None:
-                raise RuleViolation("no_appeal_route", f"rulebook {version.id} provides no appeal")
-            reply = self._period(meta.effective_date, version.appeal_reply, "appeal reply", version)
-            c.appeal(meta, reply.due, reply.provisional, version.id)
-
-        return self._act(cluster_id, meta, expected_version, Command.APPEAL, act, idempotency)
-
-    def decide_appeal(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        outcome: AppealOutcome,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.DECIDE_APPEAL,
-            lambda c: c.decide_appeal(meta, outcome),
-            idempotency,
-        )
-
-    def record_audit_finding(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        summary: str,
-        amount_questioned_fen: int = 0,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.RECORD_AUDIT_FINDING,
-            lambda c: c.record_audit_finding(meta, summary, amount_questioned_fen),
-            idempotency,
-        )
-
-    def confirm_rectification(
-        self,
-        cluster_id: UUID,
-        meta: EventMeta,
-        expected_version: int | None,
-        *,
-        number: int,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> CommandResult:
-        return self._act(
-            cluster_id,
-            meta,
-            expected_version,
-            Command.CONFIRM_RECTIFICATION,
-            lambda c: c.confirm_rectification(meta, number),
-            idempotency,
-        )
+        """`execute` for callers that hold domain values rather than a request body (the demo
+        data, the benchmarks, tests): the body is built from `meta`'s provenance and `facts`
+        (domain values are converted by their attributes) and checked against the body's
+        types and bounds as a decoded request is; a path parameter is one of the facts."""
+        spec = spec_of(command)
+        path = {name: facts.pop(name) for name in spec.path_parameters}
+        provenance = {
+            "effective_date": meta.effective_date,
+            "document_number": meta.document_number,
+            "comment": meta.comment,
+            "attachments": meta.attachments,
+        }
+        body = msgspec.convert({**provenance, **facts}, spec.body, from_attributes=True)
+        return self.execute(command, cluster_id, meta, expected_version, body, idempotency, path)
 
     # ---- plumbing --------------------------------------------------------------------------
 
@@ -608,15 +259,13 @@ class ClusterLedger(Application[UUID]):
         meta: EventMeta,
         expected_version: int | None,
         command: Command,
-        action: Callable[[Cluster], object],
+        action: Callable[[Cluster], Sequence[Aggregate]],
         idempotency: IdempotencyRecord | None,
-        others: list[Any] | tuple[Any, ...] = (),
     ) -> CommandResult:
         cached = self._cached_at(cluster_id, expected_version)
         if cached is None or expected_version is None:
             return self._act_on(
-                self.get_cluster(cluster_id), meta, expected_version, command, action,
-                idempotency, others,
+                self.get_cluster(cluster_id), meta, expected_version, command, action, idempotency
             )
         # The cached case stands at the version the caller expects: act on a copy of it without
         # asking the store for newer events. If there were any, the append of the next version
@@ -626,9 +275,7 @@ class ClusterLedger(Application[UUID]):
         # up to date, and if it has moved on the answer is `stale_version`, as acting on the
         # up-to-date case would have answered; otherwise the failure stands.
         try:
-            return self._act_on(
-                cached, meta, expected_version, command, action, idempotency, others
-            )
+            return self._act_on(cached, meta, expected_version, command, action, idempotency)
         except Exception:
             current = self.get_cluster(cluster_id)
             if current.version != expected_version:
@@ -654,18 +301,20 @@ class ClusterLedger(Application[UUID]):
         meta: EventMeta,
         expected_version: int | None,
         command: Command,
-        action: Callable[[Cluster], object],
+        action: Callable[[Cluster], Sequence[Aggregate]],
         idempotency: IdempotencyRecord | None,
-        others: list[Any] | tuple[Any, ...],
     ) -> CommandResult:
+        self._authorise(cluster, meta, command)
+        if expected_version is not None and expected_version != cluster.version:
+            raise self._stale(cluster.version, expected_version)
+        others = action(cluster)
+        return self._save(cluster, others, idempotency)
+
+    def _authorise(self, cluster: Cluster, meta: EventMeta, command: Command) -> None:
         dossier = cluster.case.dossier
         check_may_act(
             meta.actor, command, dossier.programme, dossier.county_code, self.services.regions
         )
-        if expected_version is not None and expected_version != cluster.version:
-            raise self._stale(cluster.version, expected_version)
-        action(cluster)
-        return self._save(cluster, others, idempotency)
 
     @staticmethod
     def _stale(current_version: int, expected_version: int) -> VersionConflict:
@@ -680,7 +329,7 @@ class ClusterLedger(Application[UUID]):
     def _save(
         self,
         cluster: Cluster,
-        others: list[Any] | tuple[Any, ...],
+        others: Sequence[Aggregate],
         idempotency: IdempotencyRecord | None,
     ) -> CommandResult:
         pending = tuple(type(e).__name__ for e in cluster.pending_events)
@@ -692,6 +341,9 @@ class ClusterLedger(Application[UUID]):
         try:
             recordings = self.save(cluster, *others, **kwargs)
         except IntegrityError as exc:
+            for claim in others:
+                if isinstance(claim, Claim) and self._exists(claim.id):
+                    raise claim.taken() from exc  # e.g. a voucher paid already, on any case
             raise VersionConflict(
                 "concurrent_update",
                 "another command changed this case at the same time; reload and retry",
@@ -706,28 +358,12 @@ class ClusterLedger(Application[UUID]):
             cluster_id=cluster.id, version=cluster.version, position=position, events=pending
         )
 
-    def _version(self, cluster: Cluster, meta: EventMeta) -> RulebookVersion:
-        return self.rulebook_for(cluster.case.dossier.programme, meta.effective_date)
-
-    def _period(
-        self, trigger: date, rule: PeriodRule | None, what: str, version: RulebookVersion
-    ) -> Deadline:
-        if rule is None:
-            raise RuleViolation(
-                "rule_not_defined", f"rulebook {version.id} defines no {what}", rulebook=version.id
-            )
-        calendar = self.services.calendar()
-        if rule.working_days:
-            return calendar.add_working_days(
-                trigger, rule.days, count_trigger_day=rule.count_trigger_day
-            )
-        return calendar.add_calendar_days(
-            trigger, rule.days, count_trigger_day=rule.count_trigger_day
-        )
-
-    def _notice(self, starts_on: date, rule: PeriodRule | None, version: RulebookVersion) -> Notice:
-        deadline = self._period(starts_on, rule, "public notice", version)
-        return Notice(starts_on=starts_on, ends_on=deadline.due, provisional=deadline.provisional)
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
 
 
-__all__ = ["ClusterLedger", "CommandResult", "Services", "subsidy_subject"]
+__all__ = ["ClusterLedger", "CommandResult", "LedgerRules", "Services", "subsidy_subject"]

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from domain.actors import Actor, EventMeta, Role
+from domain.commands import Command
 from domain.errors import InvalidInput
 from domain.facts import (
     AnnualFigures,
@@ -228,9 +230,9 @@ class DemoDriver:
             comment=comment,
         )
 
-    def step(self, verb: Callable[..., object], *args: object, **kwargs: object) -> None:
+    def step(self, command: Command, meta: EventMeta, **facts: Any) -> None:
         assert self.cluster_id is not None  # noqa: S101
-        verb(self.cluster_id, *args, self.version, **kwargs)
+        self.ledger.issue(command, self.cluster_id, meta, self.version, **facts)
         self.version = self.ledger.get_cluster(self.cluster_id).version
 
     # ---- shared stages ----------------------------------------------------------------------
@@ -254,22 +256,24 @@ class DemoDriver:
             ),
             negative_list_clear=True,
         )
-        result = self.ledger.apply_for_certification(self.meta(Role.COUNTY, on), dossier)
+        result = self.ledger.issue(
+            Command.APPLY, None, self.meta(Role.COUNTY, on), None, dossier=dossier
+        )
         self.cluster_id, self.version = result.cluster_id, result.version
 
     def recommend(self, on: date) -> None:
-        self.step(self.ledger.recommend, self.meta(Role.CITY, on), onsite_verified=True)
+        self.step(Command.RECOMMEND, self.meta(Role.CITY, on), onsite_verified=True)
 
     def certify_fj(self, applied: date) -> date:
         y = applied.year
         self.recommend(date(y, applied.month + 1, 10))
         self.step(
-            self.ledger.shortlist,
+            Command.SHORTLIST,
             self.meta(Role.PROVINCE, date(y, applied.month + 2, 8), user="prov-reviewer"),
         )
         certified = date(y, applied.month + 2, 28)
         self.step(
-            self.ledger.certify,
+            Command.CERTIFY,
             self.meta(
                 Role.PROVINCE,
                 certified,
@@ -282,7 +286,7 @@ class DemoDriver:
     def report(self, year: int, on: date) -> None:
         role = Role.COUNTY
         self.step(
-            self.ledger.file_annual_report,
+            Command.FILE_ANNUAL_REPORT,
             self.meta(role, on),
             year=year,
             figures=AnnualFigures(
@@ -294,7 +298,7 @@ class DemoDriver:
 
     def revoke(self, on: date, received: date, ground: Ground) -> None:
         self.step(
-            self.ledger.revoke,
+            Command.REVOKE,
             self.meta(
                 Role.PROVINCE,
                 on,
@@ -311,7 +315,7 @@ class DemoDriver:
     def certify_xm(self) -> None:
         self.recommend(date(2024, 12, 16))
         self.step(
-            self.ledger.certify,
+            Command.CERTIFY,
             self.meta(Role.MIIT_RECORDER, date(2025, 1, 20), doc="工信部企业函〔2025〕12号"),
         )
 
@@ -327,25 +331,25 @@ class DemoDriver:
         )
         y, m = start.year, start.month
         self.step(
-            self.ledger.submit_fund_use_plan,
+            Command.SUBMIT_FUND_USE_PLAN,
             self.meta(Role.OPERATING_UNIT, start),
             funding_year=funding_year,
             lines=lines,
         )
         self.step(
-            self.ledger.review_fund_use_plan,
+            Command.REVIEW_FUND_USE_PLAN,
             self.meta(Role.COUNTY, date(y, m, 20)),
             funding_year=funding_year,
             passed=True,
         )
         self.step(
-            self.ledger.approve_subsidy,
+            Command.APPROVE_SUBSIDY,
             self.meta(Role.CITY, date(y, m + 1, 3), user="city-fund-approver"),
             funding_year=funding_year,
             amount_fen=amount_fen,
         )
         self.step(
-            self.ledger.pay_subsidy,
+            Command.PAY_SUBSIDY,
             self.meta(Role.CITY, date(y, m + 1, 25), user="city-treasurer"),
             funding_year=funding_year,
             amount_fen=amount_fen,
@@ -354,14 +358,14 @@ class DemoDriver:
 
     def score(self, year: int, score: Decimal) -> None:
         self.step(
-            self.ledger.score,
+            Command.SCORE,
             self.meta(Role.COUNTY, date(year + 1, 2, 12)),
             year=year,
             stage=ScoreStage.DISTRICT_INITIAL,
             score=score,
         )
         self.step(
-            self.ledger.score,
+            Command.SCORE,
             self.meta(Role.CITY, date(year + 1, 3, 16), user="city-assessor"),
             year=year,
             stage=ScoreStage.CITY_FINAL,
@@ -371,7 +375,6 @@ class DemoDriver:
 
 def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per stage
     c, d = driver.case, driver
-    ledger = driver.ledger
     if c.programme == Programme.XM:
         d.apply(date(2024, 12, 2))
         if c.stage == "applied_xm":
@@ -390,13 +393,13 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
         d.score(2025, Decimal("83.50") if c.stage == "paid_year2" else Decimal("74.00"))
         if c.stage == "audited":
             d.step(
-                ledger.record_audit_finding,
+                Command.RECORD_AUDIT_FINDING,
                 d.meta(Role.CITY, date(2026, 6, 18)),
                 summary="品牌建设费用中列支招待费 3.2 万元，不符合专款专用",
                 amount_questioned_fen=3_200_000,
             )
-            d.step(ledger.confirm_rectification, d.meta(Role.COUNTY, date(2026, 8, 5)), number=1)
-            d.step(ledger.confirm_rectification, d.meta(Role.CITY, date(2026, 8, 19)), number=1)
+            d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.COUNTY, date(2026, 8, 5)), number=1)
+            d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.CITY, date(2026, 8, 19)), number=1)
             return
         d.fund(2, 60_000_000, date(2026, 4, 13))
         return
@@ -407,7 +410,7 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
         return
     if c.stage == "not_recommended":
         d.step(
-            ledger.decline_to_recommend,
+            Command.DECLINE,
             d.meta(
                 Role.CITY, date(c.year, 4, 8), comment="产值与主导产业占比未达认定标准，暂不推荐"
             ),
@@ -418,12 +421,12 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
         return
     if c.stage == "under_notice":
         d.recommend(date(2026, 10, 12))
-        d.step(ledger.shortlist, d.meta(Role.PROVINCE, date(2026, 11, 18), user="prov-reviewer"))
+        d.step(Command.SHORTLIST, d.meta(Role.PROVINCE, date(2026, 11, 18), user="prov-reviewer"))
         return
     if c.stage == "rejected":
         d.recommend(date(c.year, 4, 10))
         d.step(
-            ledger.reject,
+            Command.REJECT,
             d.meta(
                 Role.PROVINCE,
                 date(c.year, 5, 20),
@@ -442,9 +445,9 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
         d.report(certified.year + 1, date(certified.year + 2, 3, 25))
     if c.stage == "renewed":
         d.report(certified.year + 2, date(certified.year + 3, 3, 20))
-        d.step(ledger.request_renewal, d.meta(Role.COUNTY, date(2026, 4, 20)))
+        d.step(Command.REQUEST_RENEWAL, d.meta(Role.COUNTY, date(2026, 4, 20)))
         d.step(
-            ledger.decide_renewal,
+            Command.DECIDE_RENEWAL,
             d.meta(
                 Role.PROVINCE,
                 date(2026, 6, 15),
@@ -462,7 +465,7 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
     if c.stage == "revoked":
         return
     d.step(
-        ledger.appeal,
+        Command.APPEAL,
         d.meta(
             Role.COUNTY,
             date(2025, 10, 15),
@@ -472,7 +475,7 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
     if c.stage == "appealed":
         return
     d.step(
-        ledger.decide_appeal,
+        Command.DECIDE_APPEAL,
         d.meta(
             Role.PROVINCE,
             date(2025, 11, 14),

@@ -11,6 +11,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from domain.actors import Actor, EventMeta, Role
+from domain.commands import Command
 from domain.facts import Dossier, PlanLine, PlanTarget, ScoreStage
 from domain.indicators import Indicators
 from domain.rulebook import Programme
@@ -106,13 +107,17 @@ def certified_fj(ledger: ClusterLedger, dossier: Dossier | None = None) -> UUID:
     """An FJ cluster applied 2023-03-01 and certified by the province on 2023-05-22."""
     dossier = dossier or fj_dossier()
     county, city = dossier.county_code, dossier.county_code[:4] + "00"
-    cid = ledger.apply_for_certification(
-        meta("county", county, date(2023, 3, 1)), dossier
+    cid = ledger.issue(
+        Command.APPLY, None, meta("county", county, date(2023, 3, 1)), None, dossier=dossier
     ).cluster_id
-    ledger.recommend(cid, meta("city", city, date(2023, 4, 3)), 1, onsite_verified=True)
-    ledger.shortlist(cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2)
-    ledger.certify(
-        cid,
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", city, date(2023, 4, 3)), 1, onsite_verified=True
+    )
+    ledger.issue(
+        Command.SHORTLIST, cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2
+    )
+    ledger.issue(
+        Command.CERTIFY, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -128,12 +133,18 @@ def certified_fj(ledger: ClusterLedger, dossier: Dossier | None = None) -> UUID:
 def certified_xm(ledger: ClusterLedger, dossier: Dossier | None = None) -> UUID:
     """An XM cluster applied 2024-12-02, recommended, MIIT certification recorded 2025-01-20."""
     dossier = dossier or xm_dossier()
-    cid = ledger.apply_for_certification(
-        meta("county", dossier.county_code, date(2024, 12, 2)), dossier
+    cid = ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", dossier.county_code, date(2024, 12, 2)),
+        None,
+        dossier=dossier,
     ).cluster_id
-    ledger.recommend(cid, meta("city", XIAMEN, date(2024, 12, 16)), 1, onsite_verified=True)
-    ledger.certify(
-        cid,
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", XIAMEN, date(2024, 12, 16)), 1, onsite_verified=True
+    )
+    ledger.issue(
+        Command.CERTIFY, cid,
         meta(
             "miit_recorder", XIAMEN, date(2025, 1, 20), document_number="工信部企业函〔2025〕12号"
         ),
@@ -166,15 +177,15 @@ def plan_and_approve(
 ) -> int:
     """Fund-use plan by the operating unit, district review, and (unless `approve` is False)
     the city's approval of `amount_fen`. Returns the version after the last step."""
-    ledger.submit_fund_use_plan(
-        cid,
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN, cid,
         meta("operating_unit", county, submitted_on),
         version,
         funding_year=funding_year,
         lines=plan_lines(amount_fen),
     )
-    ledger.review_fund_use_plan(
-        cid,
+    ledger.issue(
+        Command.REVIEW_FUND_USE_PLAN, cid,
         meta("county", county, reviewed_on or submitted_on),
         version + 1,
         funding_year=funding_year,
@@ -182,8 +193,8 @@ def plan_and_approve(
     )
     if not approve:
         return version + 2
-    ledger.approve_subsidy(
-        cid,
+    ledger.issue(
+        Command.APPROVE_SUBSIDY, cid,
         meta("city", XIAMEN, approved_on or submitted_on, user_id=approver),
         version + 2,
         funding_year=funding_year,
@@ -206,8 +217,8 @@ def fund_year_one(ledger: ClusterLedger, cid: UUID, start_version: int) -> int:
         reviewed_on=date(2025, 2, 20),
         approved_on=date(2025, 3, 3),
     )
-    ledger.pay_subsidy(
-        cid,
+    ledger.issue(
+        Command.PAY_SUBSIDY, cid,
         meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"),
         v,
         funding_year=1,
@@ -218,16 +229,16 @@ def fund_year_one(ledger: ClusterLedger, cid: UUID, start_version: int) -> int:
 
 
 def score_year(ledger: ClusterLedger, cid: UUID, version: int, year: int, score: Decimal) -> int:
-    ledger.score(
-        cid,
+    ledger.issue(
+        Command.SCORE, cid,
         meta("county", SIMING, date(year + 1, 2, 10)),
         version,
         year=year,
         stage=ScoreStage.DISTRICT_INITIAL,
         score=score,
     )
-    ledger.score(
-        cid,
+    ledger.issue(
+        Command.SCORE, cid,
         meta("city", XIAMEN, date(year + 1, 3, 10), user_id="city-assessor"),
         version + 1,
         year=year,

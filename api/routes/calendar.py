@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody, PathParameter
 from api.auth import admin_only
 from api.errors import problem_responses
 from api.input_policy import check_date
-from api.routes.commands import ActorRequest, ensure_strict
+from api.routes.commands import ActorRequest, checked_body
 from api.runtime import Runtime, runtime_of
 from api.schemas import CalendarYearView, DayOverrideBody, DayOverrideView
 
@@ -68,7 +68,7 @@ async def set_calendar_day(
 ) -> Response[DayOverrideBody]:
     """Mark `day` as a working day (a make-up 调休 weekend day) or a holiday; it wins over the
     packaged schedule for every deadline computed from now on."""
-    await ensure_strict(request, DayOverrideBody)
+    data = await checked_body(request, data)
     check_date("day", day, source="path")
     runtime = runtime_of(request)
     await runtime.call(

@@ -1,4 +1,4 @@
-"""Cluster cases: open one (apply), read one, read its history.
+"""Cluster cases: read one, read its history (opening one is a command: `api.routes.commands`).
 
 Reads load the aggregate in a worker thread and are authorised like every read: the case must
 lie in the caller's jurisdiction (`domain.permissions.check_may_read`).
@@ -11,25 +11,16 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Response, get, post
+from litestar import Response, get
 from litestar.datastructures import ResponseHeader
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from api.errors import READ_ERRORS
-from api.routes.commands import (
-    CLUSTER_PATH,
-    ActorRequest,
-    Preconditions,
-    command_route,
-    run_command,
-)
+from api.routes.commands import CLUSTER_PATH, ActorRequest
 from api.runtime import Runtime, runtime_of
-from api.schemas import ApplyBody, CommandResponse, EventHistory, EventView
+from api.schemas import EventHistory, EventView
 from domain.actors import Actor, EventMeta
 from domain.case import CaseState
-from domain.errors import InvalidInput
-from domain.permissions import Command
-from domain.regions import Regions
 from infra.application import ClusterLedger
 
 EVENTS_TABLE = "clusterledger_events"
@@ -62,36 +53,6 @@ async def get_cluster(request: ActorRequest, cluster_id: FromPath[UUID]) -> Resp
     today = datetime.now(UTC).date()
     view = ClusterView(id=cluster_id, version=version, status=case.status_on(today), case=case)
     return Response(view, headers={"ETag": f'"{version}"'})
-
-
-def _check_county(regions: Regions, county_code: str) -> None:
-    """A county-level division of the region table; names the field, unlike the ledger's check."""
-    if not any(r.code == county_code and r.level == "county" for r in regions):
-        raise InvalidInput(
-            "unknown_region",
-            f"{county_code!r} is not a known county-level division (GB/T 2260)",
-            field="dossier.county_code",
-            region=county_code,
-        )
-
-
-@post(
-    "/api/clusters",
-    **command_route(Command.APPLY, "applyForCertification", "Apply: open a case", creates=True),
-)
-async def apply_for_certification(
-    request: ActorRequest, data: JSONBody[ApplyBody], preconditions: Preconditions
-) -> Response[CommandResponse]:
-    """The county/district applies (FJ Art. 11; XM Art. 5–6) with the dossier: name, county,
-    leading industry, operating unit (XM), programme, certification figures, the 3-year plan's
-    targets (FJ) and the negative-list declaration. Returns 201 with the new case's Location;
-    no If-Match (there is no case yet)."""
-    regions = runtime_of(request).ledger.services.regions
-    return await run_command(
-        request, preconditions, data, ClusterLedger.apply_for_certification, None,
-        check=lambda: _check_county(regions, data.dossier.county_code),
-        dossier=data.dossier.to_domain(),
-    )
 
 
 def _event_view(event: Any, position: int | None) -> EventView:
@@ -152,4 +113,4 @@ async def case_history(runtime: Runtime, cluster_id: UUID, actor: Actor) -> Even
     return EventHistory(cluster_id=cluster_id, version=version, events=views)
 
 
-ROUTES = [get_cluster, apply_for_certification, get_cluster_events]
+ROUTES = [get_cluster, get_cluster_events]

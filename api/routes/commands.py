@@ -1,48 +1,51 @@
-"""What every command endpoint shares: the route options, the headers, and one way to run it.
+"""Every command route, generated from the command declarations (`domain.commands`): one
+handler factory, one way to run a command.
 
 A command request is checked in this order: bearer token (401), the route's guard on the role
-(403), the body (400/422), `If-Match` on an existing case (428 missing, 400 malformed), the
-`Idempotency-Key` (replay, or 422 if reused for another request). The ledger verb then runs in
-a worker thread; it authorises role and jurisdiction (403), compares the version (412) and
-applies the domain rules. The response carries the new version as `ETag` and the position of
-the last event for read-your-writes.
-
-The stage modules (`commands_review`, `commands_monitoring`, `commands_funding`,
-`commands_sanctions`) hold the routes; this module holds no routes.
+(403), the body (400/422: types, then the one input policy), `If-Match` on an existing case
+(428 missing, 400 malformed), the `Idempotency-Key` (replay, or 422 if reused for another
+request). `ClusterLedger.execute` then runs in a worker thread; it authorises role and
+jurisdiction (403), compares the version (412) and applies the domain rules. The response
+carries the new version as `ETag` and the position of the last event for read-your-writes.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request, Response, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
-from litestar.params import HeaderParameter
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from api.auth import may_issue
 from api.errors import COMMAND_ERRORS, CREATE_ERRORS, ApiError
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import KEY as IDEMPOTENCY_KEY
 from api.idempotency import REPLAYED_HEADER, Gate, execute_once
+from api.input_policy import enforce
 from api.logging import request_context
 from api.runtime import runtime_of
-from api.schemas import CommandBody, CommandResponse
+from api.schemas import CommandResponse
 from domain.actors import Actor, EventMeta
-from domain.permissions import Command
+from domain.commands import CommandBody, CommandSpec, commands
+from domain.inputs import RequestBody
 from infra.application import CommandResult
 from infra.recorder import IdempotencyRecord
 
+CASES_PATH = "/api/clusters"
 CLUSTER_PATH = "/api/clusters/{cluster_id:uuid}"
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 
 ActorRequest = Request[Actor, Any, Any]
+BodyT = TypeVar("BodyT", bound=RequestBody)
 
 
 class CommandHeaders(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,27 +112,26 @@ _RESPONSE_HEADERS = [
 ]
 
 
-def command_route(
-    command: Command, operation_id: str, summary: str, *, creates: bool = False
-) -> dict[str, Any]:
+def command_route(spec: CommandSpec[Any]) -> dict[str, Any]:
     """Keyword arguments of a command's `@post` decorator."""
     headers = list(_RESPONSE_HEADERS)
-    if creates:
+    if spec.opens_case:
         headers.append(
             ResponseHeader(name="Location", description="The new case", documentation_only=True)
         )
     return {
-        "operation_id": operation_id,
-        "summary": summary,
+        "operation_id": spec.operation_id,
+        "summary": spec.summary,
+        "description": spec.description,
         "tags": ["commands"],
         "guards": [may_issue],
-        "opt": {"command": command},
+        "opt": {"command": spec.command},
         "dependencies": {
-            "preconditions": Provide(create_headers if creates else command_headers)
+            "preconditions": Provide(create_headers if spec.opens_case else command_headers)
         },
-        "responses": CREATE_ERRORS if creates else COMMAND_ERRORS,
+        "responses": CREATE_ERRORS if spec.opens_case else COMMAND_ERRORS,
         "response_headers": headers,
-        "status_code": 201 if creates else 200,
+        "status_code": 201 if spec.opens_case else 200,
     }
 
 
@@ -168,25 +170,27 @@ async def ensure_strict(request: ActorRequest, body_type: type[msgspec.Struct]) 
         ) from None
 
 
+async def checked_body(request: ActorRequest, data: BodyT) -> BodyT:
+    """A decoded request body through the one input policy (`api.input_policy.enforce`: its
+    text normalised in place, or refused), then held to strict types."""
+    enforce(data)
+    await ensure_strict(request, type(data))
+    return data
+
+
 async def run_command(
     request: ActorRequest,
     headers: CommandHeaders,
     data: CommandBody,
-    verb: Callable[..., CommandResult],
+    spec: CommandSpec[Any],
     cluster_id: UUID | None,
-    /,
-    *,
-    check: Callable[[], None] | None = None,
-    **facts: Any,
+    path: dict[str, int],
 ) -> Response[CommandResponse]:
-    """Run one ledger verb for the caller, at most once per Idempotency-Key.
+    """Run one command for the caller, at most once per Idempotency-Key.
 
-    `cluster_id` None means the verb opens a new case (no If-Match, 201 with Location).
-    `check` validates the body further once its types are known to be right.
+    `cluster_id` None means the command opens a new case (no If-Match, 201 with Location).
     """
-    await ensure_strict(request, type(data))
-    if check is not None:
-        check()
+    data = await checked_body(request, data)
     runtime = runtime_of(request)
     context = request_context(request)
     actor = request.user
@@ -205,10 +209,8 @@ async def run_command(
     )
 
     async def run(record: IdempotencyRecord | None) -> CommandResult:
-        if cluster_id is None:
-            return await runtime.call(verb, runtime.ledger, meta, idempotency=record, **facts)
         return await runtime.call(
-            verb, runtime.ledger, cluster_id, meta, expected, idempotency=record, **facts
+            runtime.ledger.execute, spec.command, cluster_id, meta, expected, data, record, path
         )
 
     outcome = await execute_once(runtime.pool, gate, 201 if cluster_id is None else 200, run)
@@ -222,3 +224,48 @@ async def run_command(
     if outcome.replayed:
         response_headers[REPLAYED_HEADER] = "true"
     return Response(body, status_code=outcome.status_code, headers=response_headers)
+
+
+def command_handler(spec: CommandSpec[Any]) -> HTTPRouteHandler:
+    """The POST route of one command: its path, body type, path parameters, guard and
+    documentation all from its declaration."""
+
+    async def handle(
+        request: ActorRequest,
+        data: CommandBody,
+        preconditions: CommandHeaders,
+        cluster_id: UUID | None = None,
+        **path: int,
+    ) -> Response[CommandResponse]:
+        return await run_command(request, preconditions, data, spec, cluster_id, path)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter("request", keyword, annotation=ActorRequest),
+        *(
+            []
+            if spec.opens_case
+            else [inspect.Parameter("cluster_id", keyword, annotation=FromPath[UUID])]
+        ),
+        *(
+            inspect.Parameter(name, keyword, annotation=FromPath[int])
+            for name in spec.path_parameters
+        ),
+        inspect.Parameter("data", keyword, annotation=JSONBody[spec.body]),  # type: ignore[misc,name-defined]
+        inspect.Parameter("preconditions", keyword, annotation=Preconditions),
+    ]
+    returns = Response[CommandResponse]
+    handle.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    handle.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+    handle.__name__ = handle.__qualname__ = spec.name
+    handle.__doc__ = spec.description
+    route = CASES_PATH if spec.opens_case else f"{CLUSTER_PATH}{spec.path}"
+    return post(route, **command_route(spec))(handle)
+
+
+def command_routes() -> list[HTTPRouteHandler]:
+    """A route for every declared command."""
+    return [command_handler(spec) for spec in commands()]
+
+
+ROUTES = command_routes()

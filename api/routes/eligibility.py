@@ -9,7 +9,7 @@ from litestar import Response, post
 from litestar.params import JSONBody
 
 from api.errors import problem_responses
-from api.routes.commands import ActorRequest, ensure_strict
+from api.routes.commands import ActorRequest, checked_body
 from api.runtime import runtime_of
 from api.schemas import EligibilityRequest
 from domain.eligibility import CriterionResult, precheck
@@ -39,7 +39,7 @@ async def precheck_eligibility(
     figure, the threshold and the source's boundary word. Choose the version by
     `rulebook_version`, or by `programme` and `on` (default today). Any signed-in role may ask;
     nothing is stored, so an Idempotency-Key is accepted and has no effect."""
-    await ensure_strict(request, EligibilityRequest)
+    data = await checked_body(request, data)
     rulebook = runtime_of(request).ledger.services.rulebook
     if data.rulebook_version is not None:
         known = {v.id for v in rulebook.versions}

@@ -33,7 +33,8 @@ from api.web.page import (
     wanted_format,
 )
 from domain.actors import Role
-from domain.permissions import Command, allowed_roles
+from domain.commands import Command
+from domain.permissions import allowed_roles
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind
 from projections.queries import DeadlineFilters, DeadlineItem, list_deadlines

@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 
 from api.routes.audit import board_as_of, board_rows
 from domain.actors import Actor, Role
+from domain.commands import Command
 from domain.facts import AppealOutcome, Ground, ScoreStage
 from infra.application import ClusterLedger
 from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints, signer_for
@@ -59,16 +60,29 @@ def overturned(client: TestClient[Any]) -> UUID:
     2025-11-14."""
     ledger = _ledger(client)
     cid = certified_fj(ledger, fj_dossier(_name("晋江市审计复核产业集群")))
-    ledger.revoke(
-        cid, meta("province", FJ_PROVINCE, date(2025, 9, 24), user_id="prov-c",
+    ledger.issue(
+        Command.REVOKE, cid, meta("province", FJ_PROVINCE, date(2025, 9, 24), user_id="prov-c",
                   document_number="闽工信〔2025〕77号", comment="重大安全事故"),
         4, ground=Ground.MAJOR_INCIDENT, received_on=date(2025, 9, 26),
     )
-    ledger.appeal(cid, meta("county", JINJIANG, date(2025, 10, 10), comment="事故企业已迁出"), 5)
-    ledger.decide_appeal(
-        cid, meta("province", FJ_PROVINCE, date(2025, 11, 14), user_id="prov-d",
-                  comment="事故不属于集群企业"),
-        6, outcome=AppealOutcome.OVERTURNED,
+    ledger.issue(
+        Command.APPEAL,
+        cid,
+        meta("county", JINJIANG, date(2025, 10, 10), comment="事故企业已迁出"),
+        5,
+    )
+    ledger.issue(
+        Command.DECIDE_APPEAL,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 11, 14),
+            user_id="prov-d",
+            comment="事故不属于集群企业",
+        ),
+        6,
+        outcome=AppealOutcome.OVERTURNED,
     )
     return cid
 
@@ -248,14 +262,34 @@ def test_late_score_correction_as_known_before_and_after_it_was_recorded(
 ) -> None:
     ledger = _ledger(client)
     cid = certified_xm(ledger, xm_dossier(_name("思明区审计更正产业集群")))
-    ledger.score(cid, meta("county", SIMING, date(2026, 2, 10)), 3, year=2025,
+    ledger.issue(Command.SCORE, cid, meta("county", SIMING, date(2026, 2, 10)), 3, year=2025,
                  stage=ScoreStage.DISTRICT_INITIAL, score=Decimal(72))
-    ledger.score(cid, meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor"), 4,
-                 year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal(72))
+    ledger.issue(
+        Command.SCORE,
+        cid,
+        meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor"),
+        4,
+        year=2025,
+        stage=ScoreStage.CITY_FINAL,
+        score=Decimal(72),
+    )
     between = datetime.now(UTC)
-    ledger.score(cid, meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor",
-                           comment="研发投入统计口径更正"),
-                 5, year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal(81), correction=True)
+    ledger.issue(
+        Command.SCORE,
+        cid,
+        meta(
+            "city",
+            XIAMEN,
+            date(2026, 3, 10),
+            user_id="city-assessor",
+            comment="研发投入统计口径更正",
+        ),
+        5,
+        year=2025,
+        stage=ScoreStage.CITY_FINAL,
+        score=Decimal(81),
+        correction=True,
+    )
 
     def final(**params: str) -> str:
         response = _state(client, auth, cid, "city", XIAMEN, as_of="2026-03-31", **params)
@@ -274,8 +308,8 @@ def test_payment_while_certified_then_revocation_recorded_with_an_earlier_date(
     cid = certified_xm(ledger, xm_dossier(_name("思明区审计支付产业集群")))
     version = fund_year_one(ledger, cid, 3)  # paid 2025-03-20
     paid_known = datetime.now(UTC)
-    ledger.revoke(
-        cid, meta("miit_recorder", XIAMEN, date(2025, 3, 15),
+    ledger.issue(
+        Command.REVOKE, cid, meta("miit_recorder", XIAMEN, date(2025, 3, 15),
                   document_number="工信部企业函〔2025〕31号", comment="申报材料虚假"),
         version, ground=Ground.FALSE_APPLICATION, received_on=date(2025, 3, 25),
     )

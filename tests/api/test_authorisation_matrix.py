@@ -22,8 +22,9 @@ from litestar.testing import TestClient
 
 from api.auth import issuable_roles
 from domain.actors import Role
+from domain.commands import Command
 from domain.facts import Ground
-from domain.permissions import PERMISSIONS, Command, allowed_roles
+from domain.permissions import PERMISSIONS, allowed_roles
 from domain.rulebook import Programme
 from infra.application import ClusterLedger
 from tests.factories import (
@@ -81,26 +82,32 @@ def no_case(_: ClusterLedger) -> tuple[UUID | None, int]:
 
 
 def fj_applied(ledger: ClusterLedger) -> tuple[UUID, int]:
-    result = ledger.apply_for_certification(meta("county", JINJIANG, d(2023, 3, 1)), fj_dossier())
+    result = ledger.issue(
+        Command.APPLY, None, meta("county", JINJIANG, d(2023, 3, 1)), None, dossier=fj_dossier()
+    )
     return result.cluster_id, 1
 
 
 def fj_recommended(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_applied(ledger)
-    ledger.recommend(cid, meta("city", QUANZHOU, d(2023, 4, 3)), v, onsite_verified=True)
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", QUANZHOU, d(2023, 4, 3)), v, onsite_verified=True
+    )
     return cid, v + 1
 
 
 def fj_shortlisted(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_recommended(ledger)
-    ledger.shortlist(cid, meta("province", FJ_PROVINCE, d(2023, 5, 4), user_id="prov-a"), v)
+    ledger.issue(
+        Command.SHORTLIST, cid, meta("province", FJ_PROVINCE, d(2023, 5, 4), user_id="prov-a"), v
+    )
     return cid, v + 1
 
 
 def fj_objected(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_shortlisted(ledger)
-    ledger.raise_objection(
-        cid,
+    ledger.issue(
+        Command.RAISE_OBJECTION, cid,
         meta("province", FJ_PROVINCE, d(2023, 5, 5), user_id="prov-a"),
         v,
         subject="certification",
@@ -115,14 +122,14 @@ def fj_certified(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def fj_renewal_requested(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_certified(ledger)
-    ledger.request_renewal(cid, meta("county", JINJIANG, d(2026, 3, 1)), v)
+    ledger.issue(Command.REQUEST_RENEWAL, cid, meta("county", JINJIANG, d(2026, 3, 1)), v)
     return cid, v + 1
 
 
 def fj_revoked(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_certified(ledger)
-    ledger.revoke(
-        cid,
+    ledger.issue(
+        Command.REVOKE, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -140,18 +147,24 @@ def fj_revoked(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def fj_appealed(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = fj_revoked(ledger)
-    ledger.appeal(cid, meta("county", JINJIANG, d(2025, 10, 9), comment="事故已整改"), v)
+    ledger.issue(
+        Command.APPEAL, cid, meta("county", JINJIANG, d(2025, 10, 9), comment="事故已整改"), v
+    )
     return cid, v + 1
 
 
 def xm_applied(ledger: ClusterLedger) -> tuple[UUID, int]:
-    result = ledger.apply_for_certification(meta("county", SIMING, d(2024, 12, 2)), xm_dossier())
+    result = ledger.issue(
+        Command.APPLY, None, meta("county", SIMING, d(2024, 12, 2)), None, dossier=xm_dossier()
+    )
     return result.cluster_id, 1
 
 
 def xm_recommended(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_applied(ledger)
-    ledger.recommend(cid, meta("city", XIAMEN, d(2024, 12, 16)), v, onsite_verified=True)
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", XIAMEN, d(2024, 12, 16)), v, onsite_verified=True
+    )
     return cid, v + 1
 
 
@@ -161,8 +174,8 @@ def xm_certified(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_planned(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_certified(ledger)
-    ledger.submit_fund_use_plan(
-        cid,
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN, cid,
         meta("operating_unit", SIMING, d(2025, 2, 10)),
         v,
         funding_year=1,
@@ -173,16 +186,21 @@ def xm_planned(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_reviewed(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_planned(ledger)
-    ledger.review_fund_use_plan(
-        cid, meta("county", SIMING, d(2025, 2, 20)), v, funding_year=1, passed=True
+    ledger.issue(
+        Command.REVIEW_FUND_USE_PLAN,
+        cid,
+        meta("county", SIMING, d(2025, 2, 20)),
+        v,
+        funding_year=1,
+        passed=True,
     )
     return cid, v + 1
 
 
 def xm_approved(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_reviewed(ledger)
-    ledger.approve_subsidy(
-        cid,
+    ledger.issue(
+        Command.APPROVE_SUBSIDY, cid,
         meta("city", XIAMEN, d(2025, 3, 3), user_id="city-approver"),
         v,
         funding_year=1,
@@ -193,8 +211,8 @@ def xm_approved(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_objected(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_approved(ledger)
-    ledger.raise_objection(
-        cid,
+    ledger.issue(
+        Command.RAISE_OBJECTION, cid,
         meta("city", XIAMEN, d(2025, 3, 5), user_id="city-clerk"),
         v,
         subject="subsidy:1",
@@ -205,8 +223,8 @@ def xm_objected(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_paid(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_approved(ledger)
-    ledger.pay_subsidy(
-        cid,
+    ledger.issue(
+        Command.PAY_SUBSIDY, cid,
         meta("city", XIAMEN, d(2025, 3, 20), user_id="city-treasurer"),
         v,
         funding_year=1,
@@ -218,8 +236,8 @@ def xm_paid(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_audit_finding(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_paid(ledger)
-    ledger.record_audit_finding(
-        cid,
+    ledger.issue(
+        Command.RECORD_AUDIT_FINDING, cid,
         meta("city", XIAMEN, d(2026, 6, 1), user_id="city-auditor-desk"),
         v,
         summary="部分票据缺失",
@@ -234,8 +252,8 @@ def xm_initial_score(ledger: ClusterLedger) -> tuple[UUID, int]:
     from domain.facts import ScoreStage
 
     cid, v = xm_certified(ledger)
-    ledger.score(
-        cid,
+    ledger.issue(
+        Command.SCORE, cid,
         meta("county", SIMING, d(2026, 2, 10)),
         v,
         year=2025,
@@ -247,14 +265,14 @@ def xm_initial_score(ledger: ClusterLedger) -> tuple[UUID, int]:
 
 def xm_renewal_requested(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_certified(ledger)
-    ledger.request_renewal(cid, meta("county", SIMING, d(2027, 12, 1)), v)
+    ledger.issue(Command.REQUEST_RENEWAL, cid, meta("county", SIMING, d(2027, 12, 1)), v)
     return cid, v + 1
 
 
 def xm_revoked(ledger: ClusterLedger) -> tuple[UUID, int]:
     cid, v = xm_certified(ledger)
-    ledger.revoke(
-        cid,
+    ledger.issue(
+        Command.REVOKE, cid,
         meta(
             "miit_recorder",
             XIAMEN,

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from domain.permissions import Command
+from domain.commands import Command
 from infra.application import ClusterLedger
 from tests.factories import SIMING, XIAMEN, certified_xm, xm_dossier
 

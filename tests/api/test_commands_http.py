@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from api.schemas import DossierIn
+from domain.command_specs.review import DossierIn
 from infra.application import ClusterLedger
 from tests.factories import SIMING, XIAMEN, certified_xm, xm_dossier
 

@@ -29,6 +29,7 @@ from api.web.downloads import (
     build,
     snapshot,
 )
+from domain.commands import Command
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
 from projections.positions import wait_for_position
@@ -48,9 +49,14 @@ def ledger(client: TestClient[Any]) -> ClusterLedger:
 def applied(ledger: ClusterLedger, migrated: ConnectionInfo) -> list[UUID]:
     """Five Jinjiang applications of this module's industry, projected."""
     ids = [
-        ledger.apply_for_certification(
+        ledger.issue(
+            Command.APPLY,
+            None,
             meta("county", JINJIANG, date(2025, 3, 3)),
-            msgspec.structs.replace(fj_dossier(f"晋江下载测试{n}号集群"), leading_industry=TOKEN),
+            None,
+            dossier=msgspec.structs.replace(
+                fj_dossier(f"晋江下载测试{n}号集群"), leading_industry=TOKEN
+            ),
         ).cluster_id
         for n in range(5)
     ]
@@ -106,8 +112,13 @@ async def test_a_write_during_the_download_is_not_half_in_it(
         pages = _pages(snap.conn, ledger, limit=2)
         first = [await anext(pages), await anext(pages)]
         # The last case (by name) is recommended and projected while the download reads.
-        result = ledger.recommend(applied[4], meta("city", QUANZHOU, date(2025, 4, 1)), None,
-                                  onsite_verified=True)
+        result = ledger.issue(
+            Command.RECOMMEND,
+            applied[4],
+            meta("city", QUANZHOU, date(2025, 4, 1)),
+            None,
+            onsite_verified=True,
+        )
         assert wait_for_position(migrated.url, result.position or 0, 60)
         rest = [item async for item in pages]
     assert [r.status for r in first + rest] == ["applied"] * 5

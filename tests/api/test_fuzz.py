@@ -36,7 +36,7 @@ import uvicorn
 from api.app import create_app
 from api.auth import TokenIssuer, issuable_roles
 from domain.actors import Actor, Role
-from domain.permissions import Command
+from domain.commands import Command
 from infra.database import ConnectionInfo
 from infra.settings import PROJECT_ROOT, Settings
 from tests.integration.audit_support import fresh_database

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
+from domain.commands import Command
 from infra.application import ClusterLedger
 from infra.settings import Settings
 from tests.factories import SIMING, XIAMEN, certified_xm, meta, plan_lines, xm_dossier
@@ -31,18 +32,23 @@ def _ledger(client: TestClient[Any]) -> ClusterLedger:
 def _approved_year_one(ledger: ClusterLedger) -> tuple[UUID, int]:
     """A certified XM cluster whose year-1 subsidy is approved and whose notice is over."""
     cid = certified_xm(ledger)
-    ledger.submit_fund_use_plan(
-        cid,
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN, cid,
         meta("operating_unit", SIMING, date(2025, 2, 10)),
         3,
         funding_year=1,
         lines=plan_lines(YEAR_ONE_FEN),
     )
-    ledger.review_fund_use_plan(
-        cid, meta("county", SIMING, date(2025, 2, 20)), 4, funding_year=1, passed=True
-    )
-    ledger.approve_subsidy(
+    ledger.issue(
+        Command.REVIEW_FUND_USE_PLAN,
         cid,
+        meta("county", SIMING, date(2025, 2, 20)),
+        4,
+        funding_year=1,
+        passed=True,
+    )
+    ledger.issue(
+        Command.APPROVE_SUBSIDY, cid,
         meta("city", XIAMEN, date(2025, 3, 3), user_id="city-approver"),
         5,
         funding_year=1,

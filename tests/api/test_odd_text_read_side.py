@@ -24,6 +24,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from domain.commands import Command
 from domain.facts import ChangeKind
 from infra.application import ClusterLedger
 from infra.audit.checkpoints import create_due_checkpoints, signer_for
@@ -89,16 +90,25 @@ def _write_odd_cases(ledger: ClusterLedger) -> dict[str, UUID]:
         ledger, xm, 3, funding_year=1, amount_fen=100_000_000, submitted_on=date(2025, 2, 10),
         reviewed_on=date(2025, 2, 20), approved_on=date(2025, 3, 3),
     )
-    ledger.pay_subsidy(
-        xm, meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"), version,
-        funding_year=1, amount_fen=40_000_000, voucher=NUL_VOUCHER,
+    ledger.issue(
+        Command.PAY_SUBSIDY,
+        xm,
+        meta("city", XIAMEN, date(2025, 3, 20), user_id="city-treasurer"),
+        version,
+        funding_year=1,
+        amount_fen=40_000_000,
+        voucher=NUL_VOUCHER,
     )
-    ledger.report_major_change(
-        xm, meta("county", SIMING, date(2025, 4, 1)), version + 1,
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE, xm, meta("county", SIMING, date(2025, 4, 1)), version + 1,
         kind=ChangeKind.LEADING_INDUSTRY, new_value=NUL_INDUSTRY,
     )
-    backslash = ledger.apply_for_certification(
-        meta("county", JINJIANG, date(2025, 3, 3)), fj_dossier(BACKSLASH_NAME)
+    backslash = ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", JINJIANG, date(2025, 3, 3)),
+        None,
+        dossier=fj_dossier(BACKSLASH_NAME),
     ).cluster_id
     return {"nul": nul, "xm": xm, "backslash": backslash, "ordinary": ordinary}
 
@@ -346,8 +356,12 @@ def test_a_lone_surrogate_is_never_stored(odd: OddCases, auth: Auth) -> None:
     (so no stored event holds one), and a JSON body carrying one is malformed (400)."""
     head = odd.ledger.recorder.max_notification_id()
     with pytest.raises(UnicodeEncodeError):
-        odd.ledger.apply_for_certification(
-            meta("county", JINJIANG, date(2025, 3, 3)), fj_dossier("晋江市\ud800产业集群")
+        odd.ledger.issue(
+            Command.APPLY,
+            None,
+            meta("county", JINJIANG, date(2025, 3, 3)),
+            None,
+            dossier=fj_dossier("晋江市\ud800产业集群"),
         )
     assert odd.ledger.recorder.max_notification_id() == head
     body = b'{"effective_date": "2025-03-03", "dossier": {"name": "\\ud800"}}'

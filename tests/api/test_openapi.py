@@ -164,10 +164,7 @@ def test_every_operation_has_an_id_and_a_description(spec: dict[str, Any]) -> No
 
     modules = (
         "api.routes.clusters",
-        "api.routes.commands_review",
-        "api.routes.commands_monitoring",
-        "api.routes.commands_funding",
-        "api.routes.commands_sanctions",
+        "api.routes.commands",
         "api.routes.eligibility",
         "api.routes.calendar",
     )

@@ -22,6 +22,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from domain.commands import Command
 from domain.facts import AnnualFigures
 from infra.application import ClusterLedger
 from infra.settings import Settings
@@ -70,8 +71,12 @@ def seeded(ledger: ClusterLedger, api_settings: Settings) -> dict[str, UUID]:
         "jinjiang_certified": certified_fj(ledger, _dossier("甲 晋江已认定", JINJIANG)),
         "jinjiang_reported": certified_fj(ledger, _dossier("乙 晋江已报送", JINJIANG)),
     }
-    ledger.file_annual_report(
-        ids["jinjiang_reported"], meta("county", JINJIANG, date(2024, 3, 20)), 4, year=2023,
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        ids["jinjiang_reported"],
+        meta("county", JINJIANG, date(2024, 3, 20)),
+        4,
+        year=2023,
         figures=AnnualFigures(total_output_yuan=4_900_000_000),
     )
     for key, name, county in (
@@ -79,8 +84,12 @@ def seeded(ledger: ClusterLedger, api_settings: Settings) -> dict[str, UUID]:
         ("gulou", "丁 鼓楼申报", GULOU),
         ("pingtan", "戊 平潭申报", PINGTAN),
     ):
-        ids[key] = ledger.apply_for_certification(
-            meta("county", county, date(2025, 3, 3)), _dossier(name, county)
+        ids[key] = ledger.issue(
+            Command.APPLY,
+            None,
+            meta("county", county, date(2025, 3, 3)),
+            None,
+            dossier=_dossier(name, county),
         ).cluster_id
     xm = certified_xm(ledger, msgspec.structs.replace(
         xm_dossier("己 思明资金"), leading_industry=TOKEN))
@@ -316,8 +325,12 @@ def test_read_after_a_command_position_sees_the_command(
     reads: TestClient[Any], seeded: dict[str, UUID], ledger: ClusterLedger,
     province: dict[str, str],
 ) -> None:
-    result = ledger.recommend(
-        seeded["gulou"], meta("city", FUZHOU, date(2025, 4, 1)), 1, onsite_verified=True
+    result = ledger.issue(
+        Command.RECOMMEND,
+        seeded["gulou"],
+        meta("city", FUZHOU, date(2025, 4, 1)),
+        1,
+        onsite_verified=True,
     )
     assert result.position is not None
     response = _get(reads, "/api/clusters", province, industry=TOKEN, region=GULOU,
@@ -337,9 +350,9 @@ def test_read_after_a_position_not_yet_projected_answers_503_with_retry_after(
     # transaction holds it: the position below is written but not projected.
     with psycopg.connect(api_settings.database_url or "") as blocker:
         blocker.execute("SELECT pg_advisory_xact_lock(%s)", (VIEWS["status"].lock_key,))
-        written = ledger.apply_for_certification(
-            meta("county", GULOU, date(2025, 3, 4)),
-            _dossier("庚 鼓楼滞后", GULOU, industry=f"滞后{uuid.uuid4().hex[:6]}"),
+        written = ledger.issue(
+            Command.APPLY, None, meta("county", GULOU, date(2025, 3, 4)), None,
+            dossier=_dossier("庚 鼓楼滞后", GULOU, industry=f"滞后{uuid.uuid4().hex[:6]}"),
         ).position
         response = _get(reads, "/api/stats", province, after=written)
         blocker.rollback()

@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from api.projector import PROJECTOR_KEY
+from domain.commands import Command
 from infra.database import ConnectionInfo, DatabaseLimits
 from infra.settings import Settings
 from projections.projection import PROJECTIONS, LedgerProjection
@@ -41,8 +42,12 @@ def api(api_settings: Settings) -> Iterator[TestClient[Any]]:
     """The app without an in-process projector: each test installs the one it needs."""
     settings = msgspec.structs.replace(api_settings, run_projector=False)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        client.app.state.runtime.ledger.apply_for_certification(
-            meta("county", "350582", date(2025, 3, 3)), fj_dossier(f"就绪{uuid.uuid4().hex[:4]}")
+        client.app.state.runtime.ledger.issue(
+            Command.APPLY,
+            None,
+            meta("county", "350582", date(2025, 3, 3)),
+            None,
+            dossier=fj_dossier(f"就绪{uuid.uuid4().hex[:4]}"),
         )
         yield client
 

@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 
 from api.routes.audit import HEAD_CACHE_KEY, head_cache_of
 from api.runtime import Runtime
+from domain.commands import Command
 from domain.facts import ChangeKind
 from infra.application import ClusterLedger
 from infra.event_heads import HeadCache
@@ -64,8 +65,8 @@ def test_an_event_recorded_after_the_case_was_cached_is_in_the_next_answer(
     url = f"/api/clusters/{cid}/state"
     assert client.get(url, headers=auth("province", FJ_PROVINCE)).json()["version"] == 4
     ledger: ClusterLedger = _runtime(client).ledger
-    ledger.report_major_change(
-        cid, meta("county", JINJIANG, date(2023, 7, 1)), 4,
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE, cid, meta("county", JINJIANG, date(2023, 7, 1)), 4,
         kind=ChangeKind.SPATIAL_SCOPE, new_value="规划范围调整",
     )
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import pytest
 from litestar.testing import TestClient
 
+from domain.commands import Command
 from domain.facts import ChangeKind
 from infra.application import ClusterLedger
 from tests.factories import FJ_PROVINCE, JINJIANG, certified_fj, fj_dossier, meta
@@ -42,8 +43,8 @@ def long_case(client: TestClient[Any]) -> tuple[UUID, list[datetime]]:
     cid = certified_fj(ledger, fj_dossier(name=f"快照测试产业集群-{uuid4().hex[:6]}"))
     version, instants = 4, []
     for i in range(CHANGES):
-        version = ledger.report_major_change(
-            cid, meta("county", JINJIANG, _effective(i)), version,
+        version = ledger.issue(
+            Command.REPORT_MAJOR_CHANGE, cid, meta("county", JINJIANG, _effective(i)), version,
             kind=ChangeKind.SPATIAL_SCOPE, new_value=f"规划范围调整 {i}",
         ).version
         if i % 10 == 5:

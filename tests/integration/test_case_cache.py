@@ -20,6 +20,7 @@ import msgspec
 import psycopg
 import pytest
 
+from domain.commands import Command
 from domain.errors import DomainError, VersionConflict
 from domain.facts import AnnualFigures, ChangeKind, ScoreStage
 from infra.application import ClusterLedger
@@ -46,8 +47,8 @@ def test_the_ledger_under_test_caches_cases(ledger: ClusterLedger) -> None:
 def test_a_copy_of_a_rich_case_is_equal_and_shares_nothing(ledger: ClusterLedger) -> None:
     cid = certified_xm(ledger)
     version = score_year(ledger, cid, fund_year_one(ledger, cid, 3), 2025, Decimal("88.5"))
-    version = ledger.report_major_change(
-        cid, meta("county", SIMING, date(2026, 4, 1)), version,
+    version = ledger.issue(
+        Command.REPORT_MAJOR_CHANGE, cid, meta("county", SIMING, date(2026, 4, 1)), version,
         kind=ChangeKind.SPATIAL_SCOPE, new_value="规划范围调整",
     ).version
     cluster = ledger.get_cluster(cid)
@@ -96,12 +97,22 @@ def test_a_refused_command_leaves_the_cached_case_untouched(ledger: ClusterLedge
     before = msgspec.to_builtins(ledger.get_cluster(cid).case)
     with pytest.raises(DomainError):
         # A report for a year before certification is refused by the aggregate's guard.
-        ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2024, 3, 1)), 4, year=2020, figures=AnnualFigures()
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            cid,
+            meta("city", QUANZHOU, date(2024, 3, 1)),
+            4,
+            year=2020,
+            figures=AnnualFigures(),
         )
     with pytest.raises(VersionConflict):
-        ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2024, 3, 1)), 3, year=2023, figures=AnnualFigures()
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            cid,
+            meta("city", QUANZHOU, date(2024, 3, 1)),
+            3,
+            year=2023,
+            figures=AnnualFigures(),
         )
     # A command applied to a loaded case whose save never happens (a lost race, a crash):
     # the next load must not see it.
@@ -123,8 +134,8 @@ def test_a_cached_case_sees_what_another_process_wrote(
 ) -> None:
     cid = certified_fj(ledger, fj_dossier(name="缓存测试产业集群"))
     assert ledger.get_cluster(cid).version == 4  # now cached at version 4
-    uncached.file_annual_report(
-        cid,
+    uncached.issue(
+        Command.FILE_ANNUAL_REPORT, cid,
         meta("city", QUANZHOU, date(2024, 3, 1)),
         4,
         year=2023,
@@ -166,9 +177,13 @@ def test_concurrent_writers_extend_one_chain_that_python_recomputes(
         version = 4
         try:
             for k in range(8):
-                version = ledger.report_major_change(
-                    cid, meta("county", fj_dossier().county_code, date(2024, 6, 1)), version,
-                    kind=ChangeKind.SPATIAL_SCOPE, new_value=f"扩区 {k}",
+                version = ledger.issue(
+                    Command.REPORT_MAJOR_CHANGE,
+                    cid,
+                    meta("county", fj_dossier().county_code, date(2024, 6, 1)),
+                    version,
+                    kind=ChangeKind.SPATIAL_SCOPE,
+                    new_value=f"扩区 {k}",
                 ).version
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
@@ -193,8 +208,8 @@ def test_the_idempotency_key_is_stored_with_the_last_event_in_the_same_statement
         key="cache-test-key-1", user_id="city-treasurer", fingerprint="f" * 64,
         status_code=200, response={"note": "first answer"},
     )
-    result = ledger.score(
-        cid, meta("county", SIMING, date(2026, 2, 10)), 3, year=2025,
+    result = ledger.issue(
+        Command.SCORE, cid, meta("county", SIMING, date(2026, 2, 10)), 3, year=2025,
         stage=ScoreStage.DISTRICT_INITIAL,
         score=Decimal("80"), idempotency=record,
     )
@@ -212,8 +227,8 @@ def test_the_idempotency_key_is_stored_with_the_last_event_in_the_same_statement
 
     # The same key again: the primary key refuses it and nothing of the second call lands.
     with pytest.raises(VersionConflict):
-        ledger.report_major_change(
-            cid, meta("county", SIMING, date(2026, 3, 1)), 4,
+        ledger.issue(
+            Command.REPORT_MAJOR_CHANGE, cid, meta("county", SIMING, date(2026, 3, 1)), 4,
             kind=ChangeKind.SPATIAL_SCOPE, new_value="重复键", idempotency=record,
         )
     assert ledger.get_cluster(cid).version == 4

@@ -18,6 +18,7 @@ import asyncpg
 import msgspec
 import pytest
 
+from domain.commands import Command
 from domain.errors import NotAllowed
 from domain.facts import ChangeKind
 from domain.history import CaseAtDate, LoggedEvent, case_at
@@ -67,8 +68,8 @@ def _case(ledger: ClusterLedger, changes: int) -> tuple[UUID, int]:
 
 def _change(ledger: ClusterLedger, cid: UUID, version: int, steps: range) -> int:
     for i in steps:
-        version = ledger.report_major_change(
-            cid, meta("county", JINJIANG, _effective(i)), version,
+        version = ledger.issue(
+            Command.REPORT_MAJOR_CHANGE, cid, meta("county", JINJIANG, _effective(i)), version,
             kind=ChangeKind.SPATIAL_SCOPE, new_value=f"规划范围调整 {i}",
         ).version
     return version

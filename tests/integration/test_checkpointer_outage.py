@@ -14,6 +14,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from api.runtime import Runtime, open_pool
+from domain.commands import Command
 from infra.audit import checkpointer
 from infra.bootstrap import build_ledger
 from infra.database import DatabaseLimits, parse_url
@@ -43,8 +44,12 @@ async def test_the_checkpointer_keeps_polling_through_a_database_outage(tmp_path
 
         def apply() -> int | None:
             dossier = fj_dossier(f"签名{uuid.uuid4().hex[:4]}")
-            return ledger.apply_for_certification(
-                meta("county", dossier.county_code, date(2025, 3, 3)), dossier
+            return ledger.issue(
+                Command.APPLY,
+                None,
+                meta("county", dossier.county_code, date(2025, 3, 3)),
+                None,
+                dossier=dossier,
             ).position
 
         try:

@@ -18,6 +18,7 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from domain.commands import Command
 from domain.errors import RuleViolation, VersionConflict
 from domain.facts import AnnualFigures, ChangeKind
 from infra.application import ClusterLedger
@@ -44,9 +45,13 @@ def store_reads(ledger: ClusterLedger) -> Iterator[list[UUID]]:
 
 
 def _change(ledger: ClusterLedger, cid: UUID, version: int, value: str) -> int:
-    return ledger.report_major_change(
-        cid, meta("county", fj_dossier().county_code, date(2024, 6, 1)), version,
-        kind=ChangeKind.SPATIAL_SCOPE, new_value=value,
+    return ledger.issue(
+        Command.REPORT_MAJOR_CHANGE,
+        cid,
+        meta("county", fj_dossier().county_code, date(2024, 6, 1)),
+        version,
+        kind=ChangeKind.SPATIAL_SCOPE,
+        new_value=value,
     ).version
 
 
@@ -70,9 +75,13 @@ def test_a_saved_case_is_cached_at_its_new_version_and_the_next_command_skips_th
 def test_without_an_expected_version_the_store_is_read(ledger: ClusterLedger) -> None:
     cid = certified_fj(ledger, fj_dossier(name="无版本产业集群"))
     with store_reads(ledger) as read:
-        ledger.report_major_change(
-            cid, meta("county", fj_dossier().county_code, date(2024, 6, 1)), None,
-            kind=ChangeKind.SPATIAL_SCOPE, new_value="无版本变更",
+        ledger.issue(
+            Command.REPORT_MAJOR_CHANGE,
+            cid,
+            meta("county", fj_dossier().county_code, date(2024, 6, 1)),
+            None,
+            kind=ChangeKind.SPATIAL_SCOPE,
+            new_value="无版本变更",
         )
     assert cid in read
 
@@ -100,15 +109,25 @@ def test_a_refusal_on_a_stale_cache_answers_stale_version_not_the_refusal(
     cid = certified_fj(ledger, fj_dossier(name="过期拒绝产业集群"))
     figures = AnnualFigures(total_output_yuan=5_000_000_000)
     assert ledger.get_cluster(cid).version == 4
-    uncached.file_annual_report(
-        cid, meta("city", QUANZHOU, date(2024, 3, 1)), 4, year=2023, figures=figures
+    uncached.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("city", QUANZHOU, date(2024, 3, 1)),
+        4,
+        year=2023,
+        figures=figures,
     )
     # A report for a year before certification is refused on any state; acted on the cached
     # case (version 4) it is refused, but the caller's version is stale, and that is the answer
     # acting on the up-to-date case gives.
     with pytest.raises(VersionConflict) as refused:
-        ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2024, 3, 2)), 4, year=2020, figures=figures
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            cid,
+            meta("city", QUANZHOU, date(2024, 3, 2)),
+            4,
+            year=2020,
+            figures=figures,
         )
     assert refused.value.code == "stale_version"
     assert refused.value.details["current_version"] == 5
@@ -117,12 +136,22 @@ def test_a_refusal_on_a_stale_cache_answers_stale_version_not_the_refusal(
 def test_a_refusal_on_an_up_to_date_cache_is_the_refusal(ledger: ClusterLedger) -> None:
     cid = certified_fj(ledger, fj_dossier(name="当前拒绝产业集群"))
     figures = AnnualFigures(total_output_yuan=5_000_000_000)
-    version = ledger.file_annual_report(
-        cid, meta("city", QUANZHOU, date(2024, 3, 1)), 4, year=2023, figures=figures
+    version = ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("city", QUANZHOU, date(2024, 3, 1)),
+        4,
+        year=2023,
+        figures=figures,
     ).version
     with pytest.raises(RuleViolation) as refused:
-        ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2024, 3, 2)), version, year=2023, figures=figures
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            cid,
+            meta("city", QUANZHOU, date(2024, 3, 2)),
+            version,
+            year=2023,
+            figures=figures,
         )
     assert refused.value.code == "annual_report_already_filed"
     assert ledger.get_cluster(cid).version == version

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from domain.commands import Command
 from domain.errors import DomainError, VersionConflict
 from domain.facts import AnnualFigures
 from infra.application import ClusterLedger
@@ -18,8 +19,13 @@ from tests.factories import QUANZHOU, certified_fj, meta
 def test_a_command_on_a_stale_version_is_refused(ledger: ClusterLedger) -> None:
     cid = certified_fj(ledger)
     with pytest.raises(VersionConflict) as refused:
-        ledger.file_annual_report(
-            cid, meta("city", QUANZHOU, date(2024, 3, 1)), 3, year=2023, figures=AnnualFigures()
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            cid,
+            meta("city", QUANZHOU, date(2024, 3, 1)),
+            3,
+            year=2023,
+            figures=AnnualFigures(),
         )
     assert refused.value.code == "stale_version"
     assert ledger.get_cluster(cid).version == 4
@@ -33,8 +39,8 @@ def test_of_two_concurrent_writers_exactly_one_wins(ledger: ClusterLedger) -> No
     def file_report(year: int) -> None:
         barrier.wait()
         try:
-            ledger.file_annual_report(
-                cid,
+            ledger.issue(
+                Command.FILE_ANNUAL_REPORT, cid,
                 meta("city", QUANZHOU, date(2025, 3, 1)),
                 4,
                 year=year,
@@ -59,8 +65,8 @@ def test_snapshots_are_taken_and_reload_the_same_state(ledger: ClusterLedger) ->
     cid = certified_fj(ledger)
     version = 4
     for year in range(2023, 2023 + 1):
-        ledger.file_annual_report(
-            cid,
+        ledger.issue(
+            Command.FILE_ANNUAL_REPORT, cid,
             meta("city", QUANZHOU, date(2026, 3, 1)),
             version,
             year=year,
@@ -90,8 +96,12 @@ def test_a_snapshot_taken_on_save_holds_what_the_stored_events_replay(
         cid = certified_fj(app)
         version = app.get_cluster(cid).version
         for year in (2023, 2024, 2025):
-            app.file_annual_report(
-                cid, meta("city", QUANZHOU, date(2026, 3, 1)), version, year=year,
+            app.issue(
+                Command.FILE_ANNUAL_REPORT,
+                cid,
+                meta("city", QUANZHOU, date(2026, 3, 1)),
+                version,
+                year=year,
                 figures=AnnualFigures(total_output_yuan=1_000_000 * year),
             )
             version += 1

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from domain.case import Status
+from domain.commands import Command
 from domain.errors import RuleViolation
 from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Ground
 from infra.application import ClusterLedger
@@ -15,27 +16,31 @@ from tests.factories import FJ_PROVINCE, JINJIANG, QUANZHOU, fj_dossier, meta
 
 def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) -> None:
     dossier = fj_dossier("晋江市运动鞋原辅材料产业集群（全流程）")
-    cid = ledger.apply_for_certification(
-        meta("county", JINJIANG, date(2023, 3, 1)), dossier
+    cid = ledger.issue(
+        Command.APPLY, None, meta("county", JINJIANG, date(2023, 3, 1)), None, dossier=dossier
     ).cluster_id
-    ledger.recommend(cid, meta("city", QUANZHOU, date(2023, 4, 3)), 1, onsite_verified=True)
-    ledger.shortlist(cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2)
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", QUANZHOU, date(2023, 4, 3)), 1, onsite_verified=True
+    )
+    ledger.issue(
+        Command.SHORTLIST, cid, meta("province", FJ_PROVINCE, date(2023, 5, 4), user_id="prov-a"), 2
+    )
     notice = ledger.get_cluster(cid).case.notice
     assert notice is not None
     assert notice.ends_on == date(
         2023, 5, 9
     )  # 5 working days counting 4 May; 6 May was a make-up day
 
-    ledger.raise_objection(
-        cid,
+    ledger.issue(
+        Command.RAISE_OBJECTION, cid,
         meta("province", FJ_PROVINCE, date(2023, 5, 8), user_id="prov-a"),
         3,
         subject="certification",
         summary="群众来信反映产值数据重复统计",
     )
     with pytest.raises(RuleViolation) as blocked:
-        ledger.certify(
-            cid,
+        ledger.issue(
+            Command.CERTIFY, cid,
             meta(
                 "province",
                 FJ_PROVINCE,
@@ -46,8 +51,8 @@ def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) ->
             4,
         )
     assert blocked.value.code == "objection_open"
-    ledger.resolve_objection(
-        cid,
+    ledger.issue(
+        Command.RESOLVE_OBJECTION, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -59,8 +64,8 @@ def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) ->
         number=1,
         upheld=False,
     )
-    ledger.certify(
-        cid,
+    ledger.issue(
+        Command.CERTIFY, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -77,15 +82,15 @@ def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) ->
         date(2026, 5, 22),
     )
 
-    ledger.file_annual_report(
-        cid,
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT, cid,
         meta("city", QUANZHOU, date(2024, 3, 29)),
         6,
         year=2023,
         figures=AnnualFigures(total_output_yuan=5_300_000_000),
     )
-    ledger.file_annual_report(
-        cid,
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT, cid,
         meta("city", QUANZHOU, date(2025, 4, 2)),
         7,
         year=2024,
@@ -93,16 +98,16 @@ def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) ->
     )
     reports = ledger.get_cluster(cid).case.reports
     assert (reports[2023].late, reports[2024].late) == (False, True)  # due 30 March
-    ledger.report_major_change(
-        cid,
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE, cid,
         meta("county", JINJIANG, date(2025, 6, 1)),
         8,
         kind=ChangeKind.LEADING_INDUSTRY,
         new_value="运动鞋服新材料",
     )
 
-    ledger.revoke(
-        cid,
+    ledger.issue(
+        Command.REVOKE, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -115,12 +120,14 @@ def test_fj_case_from_application_to_appeal_overturned(ledger: ClusterLedger) ->
         ground=Ground.ANNUAL_REPORT_MISSING,
         received_on=date(2025, 9, 26),
     )
-    ledger.appeal(cid, meta("county", JINJIANG, date(2025, 10, 23), comment="已按时报送"), 10)
+    ledger.issue(
+        Command.APPEAL, cid, meta("county", JINJIANG, date(2025, 10, 23), comment="已按时报送"), 10
+    )
     appeal = ledger.get_cluster(cid).case.appeal
     assert appeal is not None
     assert appeal.reply_due == date(2025, 12, 4)  # 30 working days counted from 24 October
-    ledger.decide_appeal(
-        cid,
+    ledger.issue(
+        Command.DECIDE_APPEAL, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -141,10 +148,10 @@ def test_fj_renewal_passes_and_extends_validity_by_three_years(ledger: ClusterLe
     from tests.factories import certified_fj
 
     cid = certified_fj(ledger)
-    ledger.request_renewal(cid, meta("county", JINJIANG, date(2026, 5, 30)), 4)
+    ledger.issue(Command.REQUEST_RENEWAL, cid, meta("county", JINJIANG, date(2026, 5, 30)), 4)
     assert ledger.get_cluster(cid).case.status_on(date(2026, 6, 1)) == "certified"
-    ledger.decide_renewal(
-        cid,
+    ledger.issue(
+        Command.DECIDE_RENEWAL, cid,
         meta(
             "province",
             FJ_PROVINCE,
@@ -164,8 +171,8 @@ def test_fj_expired_case_can_be_revoked_on_ground_one(ledger: ClusterLedger) -> 
 
     cid = certified_fj(ledger)
     assert ledger.get_cluster(cid).case.status_on(date(2026, 5, 23)) == "expired"
-    ledger.revoke(
-        cid,
+    ledger.issue(
+        Command.REVOKE, cid,
         meta(
             "province",
             FJ_PROVINCE,

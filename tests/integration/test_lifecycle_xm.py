@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.commands import Command
 from domain.errors import RuleViolation
 from domain.facts import AnnualFigures
 from infra.application import ClusterLedger
@@ -25,8 +26,8 @@ from tests.factories import (
 def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) -> None:
     cid = certified_xm(ledger, xm_dossier("厦门市思明区智慧城市智能系统产业集群（全流程）"))
     v = fund_year_one(ledger, cid, 3)
-    ledger.file_annual_report(
-        cid,
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT, cid,
         meta("operating_unit", SIMING, date(2026, 4, 20)),
         v,
         year=2025,
@@ -40,8 +41,8 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
     assert funding.entitlement_fen == 40_000_000  # 70 (incl.)–80 → 400,000 yuan
     assert funding.notice is not None
     with pytest.raises(RuleViolation) as early:
-        ledger.pay_subsidy(
-            cid,
+        ledger.issue(
+            Command.PAY_SUBSIDY, cid,
             meta("city", XIAMEN, funding.notice.ends_on, user_id="city-t"),
             v,
             funding_year=2,
@@ -49,8 +50,8 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
             voucher="XM-2026-Y2",
         )
     assert early.value.code == "notice_not_over"
-    ledger.pay_subsidy(
-        cid,
+    ledger.issue(
+        Command.PAY_SUBSIDY, cid,
         meta("city", XIAMEN, date(2026, 5, 20), user_id="city-t"),
         v,
         funding_year=2,
@@ -67,15 +68,23 @@ def test_xm_case_runs_three_funding_years_by_score_bands(ledger: ClusterLedger) 
     assert case.funding[3].notice is not None
     assert case.funding[3].notice.provisional  # 2027's holiday schedule is not known yet
 
-    ledger.record_audit_finding(
-        cid,
+    ledger.issue(
+        Command.RECORD_AUDIT_FINDING, cid,
         meta("city", XIAMEN, date(2027, 6, 1)),
         v,
         summary="招待费列支 1.2 万元",
         amount_questioned_fen=1_200_000,
     )
-    ledger.confirm_rectification(cid, meta("county", SIMING, date(2027, 7, 1)), v + 1, number=1)
-    ledger.confirm_rectification(cid, meta("city", XIAMEN, date(2027, 7, 8)), v + 2, number=1)
+    ledger.issue(
+        Command.CONFIRM_RECTIFICATION,
+        cid,
+        meta("county", SIMING, date(2027, 7, 1)),
+        v + 1,
+        number=1,
+    )
+    ledger.issue(
+        Command.CONFIRM_RECTIFICATION, cid, meta("city", XIAMEN, date(2027, 7, 8)), v + 2, number=1
+    )
     finding = ledger.get_cluster(cid).case.audit_findings[0]
     assert finding.rectified
 
@@ -96,8 +105,8 @@ def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: Cluste
         county="350205",
         approver="ca",
     )
-    ledger.score(
-        cid,
+    ledger.issue(
+        Command.SCORE, cid,
         meta("county", "350205", date(2026, 2, 10)),
         v,
         year=2025,
@@ -105,8 +114,8 @@ def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: Cluste
         score=Decimal(92),
         failure_grounds=("major_incident",),
     )
-    ledger.score(
-        cid,
+    ledger.issue(
+        Command.SCORE, cid,
         meta("city", XIAMEN, date(2026, 3, 10), user_id="cs"),
         v + 1,
         year=2025,
@@ -126,8 +135,8 @@ def test_failed_assessment_entitles_to_nothing_whatever_the_score(ledger: Cluste
         approve=False,
     )
     with pytest.raises(RuleViolation) as refused:
-        ledger.approve_subsidy(
-            cid,
+        ledger.issue(
+            Command.APPROVE_SUBSIDY, cid,
             meta("city", XIAMEN, date(2026, 4, 20), user_id="ca"),
             v,
             funding_year=2,
@@ -153,8 +162,8 @@ def test_a_voucher_is_never_paid_twice_across_clusters(ledger: ClusterLedger) ->
             county=county,
             approver="ca",
         )
-    ledger.pay_subsidy(
-        first,
+    ledger.issue(
+        Command.PAY_SUBSIDY, first,
         meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"),
         6,
         funding_year=1,
@@ -162,8 +171,8 @@ def test_a_voucher_is_never_paid_twice_across_clusters(ledger: ClusterLedger) ->
         voucher="XMCZ-2025-000123",
     )
     with pytest.raises(RuleViolation) as refused:
-        ledger.pay_subsidy(
-            second,
+        ledger.issue(
+            Command.PAY_SUBSIDY, second,
             meta("city", XIAMEN, date(2025, 3, 20), user_id="ct"),
             6,
             funding_year=1,

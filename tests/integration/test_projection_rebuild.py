@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from domain.commands import Command
 from domain.errors import ConfigError
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
@@ -114,8 +115,12 @@ def test_live_projector_carries_on_after_a_swap(
     populated: int, ledger: ClusterLedger, migrated: ConnectionInfo
 ) -> None:
     rebuild(migrated, "status")
-    cid = ledger.apply_for_certification(
-        meta("county", JINJIANG, date(2025, 3, 3)), fj_dossier("晋江市（重建之后）产业集群")
+    cid = ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", JINJIANG, date(2025, 3, 3)),
+        None,
+        dossier=fj_dossier("晋江市（重建之后）产业集群"),
     ).cluster_id
     head = _settle(ledger, migrated)
     rows = {r.cluster_id: r for r in _rows(migrated, "status")}

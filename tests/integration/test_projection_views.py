@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from domain.case import CaseState, Status
+from domain.commands import Command
 from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Ground
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
@@ -50,25 +51,39 @@ KIND_ORDER = ["annual_report", "renewal", "certification_notice", "appeal_window
 
 
 def _under_notice(ledger: ClusterLedger) -> UUID:
-    cid = ledger.apply_for_certification(
-        meta("county", JINJIANG, date(2025, 3, 3)), fj_dossier("晋江市（公示中）产业集群")
+    cid = ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", JINJIANG, date(2025, 3, 3)),
+        None,
+        dossier=fj_dossier("晋江市（公示中）产业集群"),
     ).cluster_id
-    ledger.recommend(cid, meta("city", QUANZHOU, date(2025, 4, 1)), 1, onsite_verified=True)
-    ledger.shortlist(cid, meta("province", FJ_PROVINCE, date(2025, 5, 6), user_id="prov-a"), 2)
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", QUANZHOU, date(2025, 4, 1)), 1, onsite_verified=True
+    )
+    ledger.issue(
+        Command.SHORTLIST, cid, meta("province", FJ_PROVINCE, date(2025, 5, 6), user_id="prov-a"), 2
+    )
     return cid
 
 
 def _renewal_pending(ledger: ClusterLedger) -> UUID:
     cid = certified_fj(ledger, fj_dossier("晋江市（复核中）产业集群"))
-    ledger.file_annual_report(cid, meta("county", JINJIANG, date(2024, 3, 15)), 4, year=2023,
-                              figures=AnnualFigures(total_output_yuan=5_000_000_000))
-    ledger.request_renewal(cid, meta("county", JINJIANG, date(2026, 5, 30)), 5)
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("county", JINJIANG, date(2024, 3, 15)),
+        4,
+        year=2023,
+        figures=AnnualFigures(total_output_yuan=5_000_000_000),
+    )
+    ledger.issue(Command.REQUEST_RENEWAL, cid, meta("county", JINJIANG, date(2026, 5, 30)), 5)
     return cid
 
 
 def _revoke(ledger: ClusterLedger, cid: UUID, version: int, on: date, received: date) -> None:
-    ledger.revoke(
-        cid,
+    ledger.issue(
+        Command.REVOKE, cid,
         meta("province", FJ_PROVINCE, on, user_id="prov-c",
              document_number="闽工信〔2025〕77号", comment="重大安全事故"),
         version, ground=Ground.MAJOR_INCIDENT, received_on=received,
@@ -85,27 +100,44 @@ def _appealed_provisional(ledger: ClusterLedger) -> UUID:
     """Revoked and appealed late in 2028: the reply date runs into a year the calendar guesses."""
     cid = certified_fj(ledger, fj_dossier("晋江市（申诉中）产业集群"))
     _revoke(ledger, cid, 4, date(2028, 11, 1), date(2028, 11, 3))
-    ledger.appeal(cid, meta("county", JINJIANG, date(2028, 11, 10), comment="不服撤销"), 5)
+    ledger.issue(
+        Command.APPEAL, cid, meta("county", JINJIANG, date(2028, 11, 10), comment="不服撤销"), 5
+    )
     return cid
 
 
 def _overturned(ledger: ClusterLedger) -> UUID:
     cid = certified_fj(ledger, fj_dossier("晋江市（申诉成功）产业集群"))
     _revoke(ledger, cid, 4, date(2025, 9, 24), date(2025, 9, 26))
-    ledger.appeal(cid, meta("county", JINJIANG, date(2025, 10, 9), comment="不服撤销"), 5)
-    ledger.decide_appeal(
-        cid, meta("province", FJ_PROVINCE, date(2025, 11, 20), user_id="prov-d",
-                  comment="复核：撤销依据不足"), 6, outcome=AppealOutcome.OVERTURNED,
+    ledger.issue(
+        Command.APPEAL, cid, meta("county", JINJIANG, date(2025, 10, 9), comment="不服撤销"), 5
+    )
+    ledger.issue(
+        Command.DECIDE_APPEAL,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 11, 20),
+            user_id="prov-d",
+            comment="复核：撤销依据不足",
+        ),
+        6,
+        outcome=AppealOutcome.OVERTURNED,
     )
     return cid
 
 
 def _not_recommended(ledger: ClusterLedger) -> UUID:
-    cid = ledger.apply_for_certification(
-        meta("county", JINJIANG, date(2025, 3, 3)), fj_dossier("晋江市（未推荐）产业集群")
+    cid = ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", JINJIANG, date(2025, 3, 3)),
+        None,
+        dossier=fj_dossier("晋江市（未推荐）产业集群"),
     ).cluster_id
-    ledger.decline_to_recommend(
-        cid, meta("city", QUANZHOU, date(2025, 4, 1), comment="产值不达标"), 1
+    ledger.issue(
+        Command.DECLINE, cid, meta("city", QUANZHOU, date(2025, 4, 1), comment="产值不达标"), 1
     )
     return cid
 
@@ -115,21 +147,55 @@ def _xm_partly_paid(ledger: ClusterLedger) -> UUID:
     the operating unit changed."""
     cid = certified_xm(ledger, xm_dossier("厦门市思明区（资金）产业集群"))
     v = fund_year_one(ledger, cid, 3)
-    ledger.file_annual_report(cid, meta("operating_unit", SIMING, date(2026, 4, 20)), v,
-                              year=2025, figures=AnnualFigures(total_output_yuan=15_000_000_000))
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("operating_unit", SIMING, date(2026, 4, 20)),
+        v,
+        year=2025,
+        figures=AnnualFigures(total_output_yuan=15_000_000_000),
+    )
     v = score_year(ledger, cid, v + 1, 2025, Decimal("79.99"))
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", SIMING, date(2026, 4, 13)), v,
-                                funding_year=2, lines=plan_lines(40_000_000))
-    ledger.review_fund_use_plan(cid, meta("county", SIMING, date(2026, 4, 14)), v + 1,
-                                funding_year=2, passed=True)
-    ledger.approve_subsidy(cid, meta("city", XIAMEN, date(2026, 4, 15), user_id="city-approver"),
-                           v + 2, funding_year=2, amount_fen=40_000_000)
-    ledger.pay_subsidy(cid, meta("city", XIAMEN, date(2026, 5, 20), user_id="city-treasurer"),
-                       v + 3, funding_year=2, amount_fen=15_000_000,
-                       voucher=f"XM-2026-{cid.hex[:8]}-2a")
-    ledger.report_major_change(
-        cid, meta("county", SIMING, date(2026, 6, 1), comment="原运营单位注销"), v + 4,
-        kind=ChangeKind.OPERATING_UNIT, new_value="厦门市思明区产业服务中心",
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN,
+        cid,
+        meta("operating_unit", SIMING, date(2026, 4, 13)),
+        v,
+        funding_year=2,
+        lines=plan_lines(40_000_000),
+    )
+    ledger.issue(
+        Command.REVIEW_FUND_USE_PLAN,
+        cid,
+        meta("county", SIMING, date(2026, 4, 14)),
+        v + 1,
+        funding_year=2,
+        passed=True,
+    )
+    ledger.issue(
+        Command.APPROVE_SUBSIDY,
+        cid,
+        meta("city", XIAMEN, date(2026, 4, 15), user_id="city-approver"),
+        v + 2,
+        funding_year=2,
+        amount_fen=40_000_000,
+    )
+    ledger.issue(
+        Command.PAY_SUBSIDY,
+        cid,
+        meta("city", XIAMEN, date(2026, 5, 20), user_id="city-treasurer"),
+        v + 3,
+        funding_year=2,
+        amount_fen=15_000_000,
+        voucher=f"XM-2026-{cid.hex[:8]}-2a",
+    )
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE,
+        cid,
+        meta("county", SIMING, date(2026, 6, 1), comment="原运营单位注销"),
+        v + 4,
+        kind=ChangeKind.OPERATING_UNIT,
+        new_value="厦门市思明区产业服务中心",
     )
     return cid
 
@@ -139,8 +205,14 @@ def _xm_plan_awaiting_review(ledger: ClusterLedger) -> UUID:
     cid = certified_xm(ledger, xm_dossier("厦门市思明区（待审）产业集群"))
     v = fund_year_one(ledger, cid, 3)
     v = score_year(ledger, cid, v, 2025, Decimal(85))
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", SIMING, date(2026, 4, 13)), v,
-                                funding_year=2, lines=plan_lines(60_000_000))
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN,
+        cid,
+        meta("operating_unit", SIMING, date(2026, 4, 13)),
+        v,
+        funding_year=2,
+        lines=plan_lines(60_000_000),
+    )
     return cid
 
 

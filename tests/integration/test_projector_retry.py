@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
+from domain.commands import Command
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo, DatabaseLimits
 from projections.projection import PROJECTIONS, LedgerProjection
@@ -42,8 +43,12 @@ def status_copy(migrated: ConnectionInfo) -> Iterator[type[LedgerProjection[Any]
 def head(ledger: ClusterLedger) -> int:
     """At least one event in the log, and where the log ends."""
     county = "350582"
-    ledger.apply_for_certification(
-        meta("county", county, date(2025, 3, 3)), fj_dossier(f"重试{uuid.uuid4().hex[:4]}", county)
+    ledger.issue(
+        Command.APPLY,
+        None,
+        meta("county", county, date(2025, 3, 3)),
+        None,
+        dossier=fj_dossier(f"重试{uuid.uuid4().hex[:4]}", county),
     )
     position = ledger.recorder.max_notification_id()
     assert position is not None

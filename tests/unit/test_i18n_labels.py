@@ -14,8 +14,8 @@ from api.i18n.catalogue import LOCALES, catalogue
 from domain.actors import Role
 from domain.case import Status
 from domain.cluster import Cluster
+from domain.commands import Command
 from domain.facts import AppealOutcome, ChangeKind, Ground, ScoreStage
-from domain.permissions import Command
 from domain.regions import Level
 from domain.rulebook import Programme
 from infra.rules import load_rulebook

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from domain.actors import Actor, Role
+from domain.commands import Command
 from domain.errors import ErrorKind, InvalidInput, NotAllowed
 from domain.permissions import (
     PERMISSIONS,
     READ_ROLES,
-    Command,
     allowed_roles,
     check_may_act,
     check_may_read,
