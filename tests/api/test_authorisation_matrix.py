@@ -392,7 +392,7 @@ def command_cases() -> list[Case]:
         (xm_applied, body(effective_date="2024-12-16", onsite_verified=True), {s.CITY: OK}),
     )
     both(
-        "decline",
+        "decline_to_recommend",
         "/decline",
         Command.DECLINE,
         (fj_applied, body(effective_date="2023-04-03", comment="产值未达标"), {s.CITY: OK}),
@@ -774,10 +774,7 @@ def test_endpoint_answers_each_role_with_the_exact_status(
 
 MY_ROUTE_MODULES = (
     "api.routes.clusters",
-    "api.routes.commands_review",
-    "api.routes.commands_monitoring",
-    "api.routes.commands_funding",
-    "api.routes.commands_sanctions",
+    "api.routes.commands",
     "api.routes.eligibility",
     "api.routes.calendar",
 )

@@ -48,10 +48,7 @@ EXAMPLES = os.environ.get("CLUSTER_LEDGER_FUZZ_EXAMPLES", "12")
 SEED = os.environ.get("CLUSTER_LEDGER_FUZZ_SEED", "20261203")
 MAX_SECONDS = os.environ.get("CLUSTER_LEDGER_FUZZ_SECONDS", "60")  # single requests' budget
 STATEFUL_SECONDS = os.environ.get("CLUSTER_LEDGER_FUZZ_STATEFUL_SECONDS", "40")
-ROUTE_MODULES = (
-    "api.routes.clusters", "api.routes.commands_review", "api.routes.commands_monitoring",
-    "api.routes.commands_funding", "api.routes.commands_sanctions",
-)
+ROUTE_MODULES = ("api.routes.clusters", "api.routes.commands")
 # Who the fuzzer acts as: each role at the levels it may hold, in Xiamen (XM) and Quanzhou (FJ).
 PEOPLE = {
     Role.COUNTY: ("350203", "350582"),
