@@ -36,7 +36,7 @@ from domain.cluster import Cluster
 from infra.application import ClusterLedger, Services
 from infra.calendar_store import CalendarStore
 from infra.database import ConnectionInfo, parse_url
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 
 DEFAULT_HORIZON = 2066  # ~40 years of history: ~100 events per cluster on average
 CHUNK = 25  # cases handed to a worker at a time
@@ -95,7 +95,8 @@ def open_ledger(conn: ConnectionInfo, *, batching: bool, snapshot_interval: int 
                 env: dict[str, str] | None = None, cache_size: int = 0) -> ClusterLedger:
     """A ledger on `conn` with the shipped rulebook, regions and calendar."""
     calendar = CalendarStore(conn.url)
-    services = Services(rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current)
+    services = Services(rulebook=load_rulebook(), regions=load_regions(),
+        programmes=load_programmes(), calendar=calendar.current)
     full_env = {**conn.eventsourcing_env(), **(env or {})}
     if batching:
         return BatchingLedger(full_env, services, snapshot_interval=snapshot_interval)

@@ -25,7 +25,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from domain.actors import EventMeta
 from domain.calendar import Deadline, WorkingDayCalendar
 from domain.case import CaseState, Notice
-from domain.cluster import Cluster, subsidy_subject
+from domain.cluster import Cluster, cluster_event_classes, subsidy_subject
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import NotFound, RuleViolation, VersionConflict
 from domain.facts import (
@@ -38,6 +38,7 @@ from domain.facts import (
     ScoreStage,
 )
 from domain.permissions import Command, check_may_act, check_may_read
+from domain.programmes import ProgrammeProfile, Programmes
 from domain.regions import Regions
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
@@ -49,7 +50,11 @@ from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord, SnapshotRecorde
 def event_classes() -> list[type]:
     """Every event class the ledger stores: the Cluster's (with its snapshot) and the voucher
     index's."""
-    nested = [*vars(Cluster).values(), *vars(VoucherIndex).values()]
+    nested = [
+        *vars(Cluster).values(),
+        *cluster_event_classes().values(),
+        *vars(VoucherIndex).values(),
+    ]
     return [
         cls for cls in nested
         if isinstance(cls, type) and issubclass(cls, (Aggregate.Event, BaseSnapshot))
@@ -66,6 +71,7 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
 class Services(msgspec.Struct, frozen=True, kw_only=True):
     rulebook: Rulebook
     regions: Regions
+    programmes: Programmes
     calendar: Callable[[], WorkingDayCalendar]
 
 
@@ -161,20 +167,23 @@ class ClusterLedger(Application[UUID]):
     ) -> CommandResult:
         regions = self.services.regions
         regions.county(dossier.county_code)  # unknown or non-county codes are refused
-        if dossier.programme == Programme.NATIONAL:
+        profile = self.services.programmes.get(dossier.programme)
+        if not regions.covers(profile.region, dossier.county_code):
             raise RuleViolation(
-                "programme_not_managed", "NATIONAL is a comparison standard, not a programme"
+                profile.outside_region,
+                f"the {profile.programme} programme covers {regions.get(profile.region).name} "
+                f"({profile.region}) only; {dossier.county_code} lies outside it",
+                region=profile.region,
+                county_code=dossier.county_code,
             )
-        if (
-            dossier.programme == Programme.XM
-            and regions.city_of(dossier.county_code).code != "350200"
-        ):
-            raise RuleViolation(
-                "xm_outside_xiamen", "the XM programme covers Xiamen's districts only"
-            )
-        check_may_act(meta.actor, Command.APPLY, dossier.programme, dossier.county_code, regions)
+        check_may_act(
+            meta.actor, Command.APPLY, dossier.programme, dossier.county_code, regions,
+            self.services.programmes,
+        )
         version = self.rulebook_for(dossier.programme, meta.effective_date)
-        cluster = Cluster.apply(meta=meta, dossier=dossier, rulebook_version=version.id)
+        cluster = Cluster.apply(
+            meta=meta, dossier=dossier, rulebook_version=version.id, profile=profile
+        )
         return self._save(cluster, (), idempotency)
 
     def recommend(
@@ -218,7 +227,7 @@ class ClusterLedger(Application[UUID]):
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
             notice = self._notice(meta.effective_date, version.certification_notice, version)
-            c.shortlist(meta, notice, version.id)
+            c.shortlist(meta, notice, version.id, profile=self._profile(c))
 
         return self._act(cluster_id, meta, expected_version, Command.SHORTLIST, act, idempotency)
 
@@ -269,7 +278,7 @@ class ClusterLedger(Application[UUID]):
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
-            c.certify(meta, version.validity_years, version.id)
+            c.certify(meta, version.validity_years, version.id, profile=self._profile(c))
 
         return self._act(cluster_id, meta, expected_version, Command.CERTIFY, act, idempotency)
 
@@ -285,7 +294,7 @@ class ClusterLedger(Application[UUID]):
             meta,
             expected_version,
             Command.REJECT,
-            lambda c: c.reject(meta),
+            lambda c: c.reject(meta, profile=self._profile(c)),
             idempotency,
         )
 
@@ -331,6 +340,7 @@ class ClusterLedger(Application[UUID]):
                 failure_grounds,
                 (version.score_min, version.score_max),
                 version.id,
+                profile=self._profile(c),
                 correction=correction,
             )
 
@@ -457,7 +467,7 @@ class ClusterLedger(Application[UUID]):
             meta,
             expected_version,
             Command.REPORT_MAJOR_CHANGE,
-            lambda c: c.report_major_change(meta, kind, new_value),
+            lambda c: c.report_major_change(meta, kind, new_value, profile=self._profile(c)),
             idempotency,
         )
 
@@ -495,6 +505,7 @@ class ClusterLedger(Application[UUID]):
                 plan_targets_met=plan_targets_met,
                 validity_years=version.validity_years,
                 rulebook_version=version.id,
+                profile=self._profile(c),
             )
 
         return self._act(
@@ -660,7 +671,8 @@ class ClusterLedger(Application[UUID]):
     ) -> CommandResult:
         dossier = cluster.case.dossier
         check_may_act(
-            meta.actor, command, dossier.programme, dossier.county_code, self.services.regions
+            meta.actor, command, dossier.programme, dossier.county_code, self.services.regions,
+            self.services.programmes,
         )
         if expected_version is not None and expected_version != cluster.version:
             raise self._stale(cluster.version, expected_version)
@@ -705,6 +717,9 @@ class ClusterLedger(Application[UUID]):
         return CommandResult(
             cluster_id=cluster.id, version=cluster.version, position=position, events=pending
         )
+
+    def _profile(self, cluster: Cluster) -> ProgrammeProfile:
+        return self.services.programmes.get(cluster.case.dossier.programme)
 
     def _version(self, cluster: Cluster, meta: EventMeta) -> RulebookVersion:
         return self.rulebook_for(cluster.case.dossier.programme, meta.effective_date)

@@ -1,0 +1,243 @@
+"""Monitoring: annual reports, the annual assessment's scores, major changes
+(FJ Art. 15; XM Art. 6, 9-10)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actors import EventMeta
+from domain.case import (
+    AnnualReport,
+    Assessment,
+    MajorChange,
+)
+from domain.errors import InvalidInput, RuleViolation, WrongState
+from domain.facts import (
+    AnnualFigures,
+    ChangeKind,
+    Ground,
+    ScoreStage,
+)
+from domain.programmes import ProgrammeProfile
+from domain.stage import (
+    Stage,
+    replace_dossier,
+    stored_as_cluster_events,
+)
+
+
+@stored_as_cluster_events
+class MonitoringStage(Stage):
+    # ---- events (schemas only grow: new fields get defaults) ---------------------------------
+
+    class AnnualReportFiled(Aggregate.Event):
+        meta: EventMeta
+        year: int
+        due_on: date
+        late: bool
+        figures: AnnualFigures
+        rulebook_version: str
+
+    class Scored(Aggregate.Event):
+        meta: EventMeta
+        year: int
+        stage: ScoreStage
+        score: Decimal
+        failure_grounds: tuple[Ground, ...]
+        correction: bool
+        rulebook_version: str
+
+    class MajorChangeReported(Aggregate.Event):
+        meta: EventMeta
+        kind: ChangeKind
+        new_value: str
+
+    # ---- annual reports (FJ Art. 15; XM Art. 9) ----------------------------------------------
+
+    def file_annual_report(
+        self,
+        meta: EventMeta,
+        year: int,
+        figures: AnnualFigures,
+        due_on: date,
+        rulebook_version: str,
+    ) -> None:
+        self._check_certified("file an annual report")
+        if year in self.case.reports:
+            raise RuleViolation(
+                "annual_report_already_filed",
+                f"the annual report for {year} was filed on "
+                f"{self.case.reports[year].filed_on.isoformat()}",
+                year=year,
+            )
+        self._check_past_year_since_certification(meta, year, "annual_report", "the report")
+        late = meta.effective_date > due_on
+        self._annual_report_filed(
+            meta=meta,
+            year=year,
+            due_on=due_on,
+            late=late,
+            figures=figures,
+            rulebook_version=rulebook_version,
+        )
+
+    @event(AnnualReportFiled)
+    def _annual_report_filed(
+        self,
+        meta: EventMeta,
+        year: int,
+        due_on: date,
+        late: bool,
+        figures: AnnualFigures,
+        rulebook_version: str,
+    ) -> None:
+        self.case.reports[year] = AnnualReport(
+            year=year, filed_on=meta.effective_date, due_on=due_on, late=late
+        )
+        self._touch(meta)
+
+    # ---- XM annual assessment (Art. 10) ------------------------------------------------------
+
+    def score(
+        self,
+        meta: EventMeta,
+        year: int,
+        stage: ScoreStage,
+        score: Decimal,
+        failure_grounds: tuple[Ground, ...],
+        score_range: tuple[Decimal, Decimal],
+        rulebook_version: str,
+        *,
+        profile: ProgrammeProfile,
+        correction: bool = False,
+    ) -> None:
+        self._check_certified("score")
+        self._check_score_value(meta, year, score, score_range)
+        assessment = self.case.assessments.get(year)
+        if stage == ScoreStage.DISTRICT_INITIAL:
+            if meta.actor.role != profile.scoring.initial:
+                raise RuleViolation("initial_score_by_district", "the district scores first")
+            if assessment and assessment.initial_score is not None and not correction:
+                raise RuleViolation(
+                    "score_already_recorded",
+                    f"the district's initial score for {year} is recorded; send a correction",
+                )
+        else:
+            if meta.actor.role != profile.scoring.final:
+                raise RuleViolation("final_score_by_city", "the city re-reviews the score")
+            if assessment is None or assessment.initial_score is None:
+                raise WrongState(
+                    "initial_score_missing",
+                    f"XM Art. 10: the district's initial score for {year} comes first",
+                )
+            if assessment.final_score is not None and not correction:
+                raise RuleViolation(
+                    "score_already_recorded",
+                    f"the city's final score for {year} is recorded; send a correction",
+                )
+            self._check_four_eyes(meta, assessment.initial_by, "gave the initial score")
+        if correction:
+            if (
+                assessment is None
+                or (
+                    assessment.initial_score
+                    if stage == ScoreStage.DISTRICT_INITIAL
+                    else assessment.final_score
+                )
+                is None
+            ):
+                raise WrongState("nothing_to_correct", f"no {stage} score for {year} to correct")
+            self._check_reason(meta)
+        self._scored(
+            meta=meta,
+            year=year,
+            stage=stage,
+            score=score,
+            failure_grounds=tuple(sorted(set(failure_grounds))),
+            correction=correction,
+            rulebook_version=rulebook_version,
+        )
+
+    def _check_score_value(
+        self, meta: EventMeta, year: int, score: Decimal, score_range: tuple[Decimal, Decimal]
+    ) -> None:
+        low, high = score_range
+        if not score.is_finite() or not low <= score <= high:  # NaN cannot be compared
+            raise InvalidInput(
+                "score_out_of_range",
+                f"a score lies between {low} and {high}; got {score}",
+                field="score",
+                score=str(score),
+            )
+        self._check_past_year_since_certification(
+            meta, year, "assessment", "XM Art. 9-10: the assessment"
+        )
+        if score.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise InvalidInput("score_precision", "scores have at most two decimals", field="score")
+
+    @event(Scored)
+    def _scored(
+        self,
+        meta: EventMeta,
+        year: int,
+        stage: ScoreStage,
+        score: Decimal,
+        failure_grounds: tuple[Ground, ...],
+        correction: bool,
+        rulebook_version: str,
+    ) -> None:
+        assessment = self.case.assessments.get(year)
+        if assessment is None:
+            assessment = Assessment(year=year, number=len(self.case.assessments) + 1)
+            self.case.assessments[year] = assessment
+        if stage == ScoreStage.DISTRICT_INITIAL:
+            assessment.initial_score = score
+            assessment.initial_by = meta.actor.user_id
+        else:
+            assessment.final_score = score
+            assessment.final_by = meta.actor.user_id
+        assessment.failure_grounds = tuple(str(g) for g in failure_grounds)
+        if correction:
+            assessment.corrections += 1
+        self._touch(meta)
+
+    def final_assessment(self, number: int) -> Assessment | None:
+        """The `number`-th assessment, if its final score is recorded."""
+        for assessment in self.case.assessments.values():
+            if assessment.number == number and assessment.final_score is not None:
+                return assessment
+        return None
+
+    # ---- major change, renewal ---------------------------------------------------------------
+
+    def report_major_change(
+        self, meta: EventMeta, kind: ChangeKind, new_value: str, *, profile: ProgrammeProfile
+    ) -> None:
+        self._check_certified("report a major change")
+        if not new_value.strip():
+            raise InvalidInput("new_value_required", "say what changed", field="new_value")
+        if (
+            kind == ChangeKind.OPERATING_UNIT
+            and profile.operating_unit_fixed
+            and not meta.comment.strip()
+        ):
+            raise RuleViolation(
+                "operating_unit_change_needs_reason",
+                "XM Art. 6: the operating unit in principle never changes; give the reason",
+            )
+        self._major_change_reported(meta=meta, kind=kind, new_value=new_value)
+
+    @event(MajorChangeReported)
+    def _major_change_reported(self, meta: EventMeta, kind: ChangeKind, new_value: str) -> None:
+        self.case.changes.append(
+            MajorChange(kind=kind, reported_on=meta.effective_date, new_value=new_value)
+        )
+        dossier = self.case.dossier
+        if kind == ChangeKind.LEADING_INDUSTRY:
+            self.case.dossier = replace_dossier(dossier, leading_industry=new_value)
+        elif kind == ChangeKind.OPERATING_UNIT:
+            self.case.dossier = replace_dossier(dossier, operating_unit=new_value)
+        self._touch(meta)
