@@ -70,10 +70,26 @@ class FundingStage(Stage):
         funding_year: int,
         lines: tuple[PlanLine, ...],
         categories: tuple[str, ...],
+        *,
+        funding_years: tuple[int, ...],
+        rulebook_version: str,
     ) -> None:
+        """The operating unit's fund-use plan for a funding year (XM Art. 14-15). The funding
+        years and spending categories are those of the rules in force (`rulebook_version`)."""
         self._check_certified("submit a fund-use plan")
-        if funding_year not in (1, 2, 3):
-            raise InvalidInput("funding_year_out_of_range", "the subsidy runs for years 1 to 3")
+        if not funding_years:
+            raise RuleViolation(
+                "subsidy_before_rules",
+                f"rulebook {rulebook_version} grants no city subsidy; Xiamen's subsidy applies "
+                "from its rules' effective date",
+                rulebook=rulebook_version,
+            )
+        if funding_year not in funding_years:
+            raise InvalidInput(
+                "funding_year_out_of_range",
+                f"the subsidy runs for years {min(funding_years)} to {max(funding_years)}",
+                field="funding_year",
+            )
         if funding_year > 1 and (funding_year - 1) not in self.case.funding:
             raise RuleViolation(
                 "funding_year_out_of_order",

@@ -112,9 +112,22 @@ class MonitoringStage(Stage):
         rulebook_version: str,
         *,
         profile: ProgrammeProfile,
+        first_assessed_year: int | None,
         correction: bool = False,
     ) -> None:
+        """Record the district's initial or the city's final score of a year's assessment
+        (XM Art. 10). `first_assessed_year` is the first year the rules in force assess (None:
+        no assessment rules are in force on the date)."""
         self._check_certified("score")
+        if first_assessed_year is None or year < first_assessed_year:
+            raise RuleViolation(
+                "assessment_before_rules",
+                f"rulebook {rulebook_version} sets no annual assessment of {year}"
+                + (f"; the first year assessed is {first_assessed_year}"
+                   if first_assessed_year is not None else ""),
+                year=year,
+                rulebook=rulebook_version,
+            )
         self._check_score_value(meta, year, score, score_range)
         assessment = self.case.assessments.get(year)
         if stage == ScoreStage.DISTRICT_INITIAL:

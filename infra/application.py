@@ -37,6 +37,7 @@ from domain.facts import (
     PlanLine,
     ScoreStage,
 )
+from domain.governance import governing_version
 from domain.permissions import Command, check_may_act, check_may_read
 from domain.programmes import ProgrammeProfile, Programmes
 from domain.regions import Regions
@@ -153,11 +154,13 @@ class ClusterLedger(Application[UUID]):
         return cluster.case, cluster.version
 
     def rulebook_for(self, programme: Programme, on: date) -> RulebookVersion:
-        return self.services.rulebook.in_force(programme, on)
+        """The version governing a decision of `programme` dated `on` (scheme and layers)."""
+        profile = self.services.programmes.get(programme)
+        return governing_version(self.services.rulebook, profile, on)
 
     def eligibility(self, dossier: Dossier, on: date, version_id: str | None) -> EligibilityReport:
         rules = self.services.rulebook
-        version = rules.get(version_id) if version_id else rules.in_force(dossier.programme, on)
+        version = rules.get(version_id) if version_id else self.rulebook_for(dossier.programme, on)
         return precheck(dossier.indicators, version)
 
     # ---- commands --------------------------------------------------------------------------
@@ -341,6 +344,7 @@ class ClusterLedger(Application[UUID]):
                 (version.score_min, version.score_max),
                 version.id,
                 profile=self._profile(c),
+                first_assessed_year=version.assessment_first_year,
                 correction=correction,
             )
 
@@ -358,7 +362,11 @@ class ClusterLedger(Application[UUID]):
     ) -> CommandResult:
         def act(c: Cluster) -> None:
             version = self._version(c, meta)
-            c.submit_fund_use_plan(meta, funding_year, lines, version.fund_use_categories)
+            c.submit_fund_use_plan(
+                meta, funding_year, lines, version.fund_use_categories,
+                funding_years=tuple(year.funding_year for year in version.subsidy),
+                rulebook_version=version.id,
+            )
 
         return self._act(
             cluster_id, meta, expected_version, Command.SUBMIT_FUND_USE_PLAN, act, idempotency

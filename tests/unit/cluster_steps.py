@@ -356,6 +356,8 @@ def submit_plan(
         operating_unit(on), funding_year,
         plan_lines(total_fen) if lines is None else lines,
         xm_rules().fund_use_categories,
+        funding_years=tuple(year.funding_year for year in xm_rules().subsidy),
+        rulebook_version=xm_rules().id,
     )
 
 
@@ -439,7 +441,7 @@ def score(
     cluster.score(
         who, year, stage, Decimal(value), failure_grounds,
         (version.score_min, version.score_max), version.id, correction=correction,
-            profile=profile_of(cluster),
+        profile=profile_of(cluster), first_assessed_year=version.assessment_first_year,
     )
 
 

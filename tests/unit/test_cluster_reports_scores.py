@@ -149,7 +149,8 @@ def test_initial_score_refuses_a_city_user() -> None:
     refused(cluster, RuleViolation, "initial_score_by_district",
             lambda: cluster.score(who, 2025, INITIAL, Decimal(80), (),
                                   (rules.score_min, rules.score_max), rules.id,
-                                      profile=profile_of(cluster)))
+                                      profile=profile_of(cluster),
+                                      first_assessed_year=rules.assessment_first_year))
 
 
 def test_final_score_refuses_a_district_user() -> None:
@@ -159,7 +160,8 @@ def test_final_score_refuses_a_district_user() -> None:
     refused(cluster, RuleViolation, "final_score_by_city",
             lambda: cluster.score(who, 2025, FINAL, Decimal(80), (),
                                   (rules.score_min, rules.score_max), rules.id,
-                                      profile=profile_of(cluster)))
+                                      profile=profile_of(cluster),
+                                      first_assessed_year=rules.assessment_first_year))
 
 
 def test_final_score_refuses_before_the_district_scored() -> None:
