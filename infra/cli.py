@@ -18,7 +18,6 @@ COMMAND_MODULES = (
     "infra.commands.core",  # migrate, serve, demo, token, calendar
     "infra.commands.audit",  # export, verify, checkpoint
     "infra.commands.project",  # project run | rebuild NAME | status
-    "infra.commands.bench",  # bench-data --scale N
     "infra.commands.users",  # user add | passwd | disable | list
 )
 
