@@ -277,7 +277,7 @@ def _read_public_key(shown: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from infra.audit.report import render_report
+    from api.cli.verify_report import render_report
     from infra.audit.verify import verify_file
     from infra.progress import Progress
     from infra.rules import load_regions, load_rulebook

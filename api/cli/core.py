@@ -101,7 +101,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from infra.rules import load_regions
 
     role = Role(args.role)
-    # A token the API would refuse is not minted: one line, exit 2 (`infra.cli.main`).
+    # A token the API would refuse is not minted: one line, exit 2 (`api.cli.main`).
     check_jurisdiction_level(role, args.jurisdiction, load_regions())
     settings = Settings.from_env()
     actor = Actor(
