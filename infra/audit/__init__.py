@@ -6,8 +6,9 @@
 - `checkpointer`: the API process signs due checkpoints in the background;
 - `export`: streaming the log out (CLI file, HTTP stream) in constant memory;
 - `verify`: offline verification of an export: chain, signatures, replay, and the status and
-  funding summary rebuilt with the read side's own folds (`projections.folds`, `.summary`);
-- `report`: the verification report as text.
+  funding summary rebuilt with the read side's own folds (`projections.folds`, `.summary`).
+
+The report as text is the CLI's (`api.cli.verify_report`).
 
 The auditor's walkthrough is /work/briefs/README-audit.md.
 """
