@@ -29,8 +29,7 @@ from api.errors import ApiError
 from domain.actors import Actor, Role
 from domain.commands import Command
 from domain.errors import InvalidInput, NotAllowed
-from domain.permissions import RegionLookup, allowed_roles, check_jurisdiction_level
-from domain.rulebook import Programme
+from domain.permissions import RegionLookup, check_jurisdiction_level
 
 ALGORITHM = "EdDSA"
 API_PREFIX = "/api/"
@@ -160,19 +159,11 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=actor, auth=token)
 
 
-def issuable_roles(command: Command) -> frozenset[Role]:
-    """Every role that may issue `command` in some programme."""
-    roles: frozenset[Role] = frozenset()
-    for programme in Programme:
-        roles |= allowed_roles(command, programme)
-    return roles
-
-
 def may_issue(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard of a command route: its `opt["command"]` names the domain command."""
     command: Command = handler.opt["command"]
     actor: Actor = connection.user
-    roles = issuable_roles(command)
+    roles = connection.app.state.runtime.ledger.services.programmes.issuable_roles(command)
     if actor.role not in roles:
         raise NotAllowed(
             "role_not_permitted",

@@ -14,8 +14,8 @@ from uuid import UUID
 import msgspec
 
 from domain.actors import Actor
-from domain.command_specs.review import IndicatorsIn
 from domain.inputs import Day, RequestBody, ShortText, text_meta
+from domain.review import IndicatorsIn
 from domain.rulebook import Programme
 
 

@@ -22,7 +22,7 @@ def peak_rss_mb() -> float:
 
 
 def main(argv: list[str]) -> int:
-    from infra.cli import main as cli_main
+    from api.cli import main as cli_main
 
     stats_path, args = Path(argv[0]), argv[1:]
     started = time.perf_counter()

@@ -28,6 +28,7 @@ from domain.facts import AnnualFigures, Dossier, PlanLine, PlanTarget
 from domain.indicators import Indicators
 from domain.rulebook import Programme
 from infra.codec import MsgspecMapper
+from infra.rules import load_programmes
 
 
 class _DateAsISO(Transcoding):
@@ -75,7 +76,7 @@ def sample_events(n: int) -> list[Any]:
         indicators=Indicators(sme_output_share_pct=Decimal(72), output_value_yuan=(1, 2, 3)),
         negative_list_clear=True,
     )
-    cluster = Cluster.apply(meta, dossier, "XM-2024")
+    cluster = Cluster.apply(meta, dossier, "XM-2024", profile=load_programmes().get("XM"))
     event = cluster.collect_events()[0]
     return [event] * n
 

@@ -43,7 +43,7 @@ MAJOR_CHANGE_ROUTE = "/api/clusters/{cluster_id:uuid}/major-changes"
 
 def cli_commands() -> dict[str, set[str]]:
     """Sub-commands of `cluster-ledger` and, for grouped ones, their actions."""
-    from infra.cli import build_parser
+    from api.cli import build_parser
 
     found: dict[str, set[str]] = {}
     for action in build_parser()._actions:
@@ -240,7 +240,7 @@ def server(ctx: Context, *, optimize: bool = False, own_projector: bool = False)
         env = {"CLUSTER_LEDGER_RUN_PROJECTOR": "0"} if own_projector else {}
         if own_projector:
             ctx.extras["projector"] = subprocess.Popen(  # its own process, stopped by pid
-                [sys.executable, "-m", "infra.cli", "project", "run"],
+                [sys.executable, "-m", "api.cli", "project", "run"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT,
                 env=child_env(ctx.conn, ctx.data_dir),
             )

@@ -1,6 +1,7 @@
 """Build a synthetic national-scale history through the real commands.
 
     python -m bench.generate --scale 1000            # into DATABASE_URL (or the embedded server)
+    python -m bench.generate --scale 1000 --force    # add to a store that already holds events
 
 Every event is produced by a `ClusterLedger` verb (authorisation, version check, rulebook,
 calendar, aggregate rules), exactly as the API produces it. What differs is only how often it
@@ -36,7 +37,7 @@ from domain.cluster import Cluster
 from infra.application import ClusterLedger, Services
 from infra.calendar_store import CalendarStore
 from infra.database import ConnectionInfo, parse_url
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 
 DEFAULT_HORIZON = 2066  # ~40 years of history: ~100 events per cluster on average
 CHUNK = 25  # cases handed to a worker at a time
@@ -95,7 +96,8 @@ def open_ledger(conn: ConnectionInfo, *, batching: bool, snapshot_interval: int 
                 env: dict[str, str] | None = None, cache_size: int = 0) -> ClusterLedger:
     """A ledger on `conn` with the shipped rulebook, regions and calendar."""
     calendar = CalendarStore(conn.url)
-    services = Services(rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current)
+    services = Services(rulebook=load_rulebook(), regions=load_regions(),
+        programmes=load_programmes(), calendar=calendar.current)
     full_env = {**conn.eventsourcing_env(), **(env or {})}
     if batching:
         return BatchingLedger(full_env, services, snapshot_interval=snapshot_interval)
@@ -233,6 +235,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clusters per transaction; 0 commits every command (as the API)")
     parser.add_argument("--long-case-events", type=int, default=1000,
                         help="also build one XM case with this many events (0: none)")
+    parser.add_argument("--force", action="store_true",
+                        help="add to a store that already holds events")
 
 
 def run_from_args(args: argparse.Namespace, conn: ConnectionInfo) -> GenerationResult:
@@ -258,8 +262,24 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     with database(Settings.from_env()) as conn:
+        if not args.force and (head := _head(conn)):
+            print(f"bench.generate: the store already holds {head} events; use --force to add "
+                  "to it", file=sys.stderr)
+            return 1
         run_from_args(args, conn)
     return 0
+
+
+def _head(conn: ConnectionInfo) -> int:
+    """The store's last notification id (0 when empty or not created yet)."""
+    from infra.migrations import migrate
+
+    migrate(conn.url)
+    ledger = open_ledger(conn, batching=False)  # creates eventsourcing's tables
+    try:
+        return ledger.recorder.max_notification_id() or 0
+    finally:
+        ledger.close()
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ class Server:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "serve", "--host", "127.0.0.1",
+            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT,
             env=child_env(conn, data_dir, **({"PYTHONOPTIMIZE": "1"} if optimize else {}),

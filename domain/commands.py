@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from domain.cluster import Cluster
     from domain.eligibility import EligibilityReport
     from domain.facts import Dossier
+    from domain.programmes import ProgrammeProfile
     from domain.regions import Regions
     from domain.rulebook import PeriodRule, RulebookVersion
 
@@ -84,6 +85,10 @@ class Rules(Protocol):
 
     @property
     def regions(self) -> Regions: ...
+
+    def profile(self, dossier: Dossier) -> ProgrammeProfile:
+        """The profile of the case's programme (`domain.programmes`)."""
+        ...
 
     def rulebook(self, dossier: Dossier, on: date) -> RulebookVersion:
         """The rulebook version that governs this case on `on`."""
@@ -149,11 +154,11 @@ _REGISTRY: dict[Command, CommandSpec[Any]] = {}
 
 # The stage modules that declare commands: importing them fills the registry.
 STAGE_MODULES = (
-    "domain.command_specs.review",
-    "domain.command_specs.certification",
-    "domain.command_specs.monitoring",
-    "domain.command_specs.funding",
-    "domain.command_specs.sanctions",
+    "domain.review",
+    "domain.certification",
+    "domain.monitoring",
+    "domain.funding",
+    "domain.sanctions",
 )
 
 

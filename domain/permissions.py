@@ -1,6 +1,8 @@
-"""Who may issue which command, per programme (DOMAIN.md, "Actors"), as data.
+"""Who may act where: jurisdiction levels and areas (DOMAIN.md, "Actors").
 
-Deny by default: a command absent from the table, or a role absent from its entry, is refused.
+Which role may issue which command in which programme is data: the `steps` of each programme's
+profile (`domain/rules/programmes.toml`, `domain.programmes`). Deny by default: a command absent
+from a profile's steps, or a role absent from its entry, is refused.
 Jurisdiction is checked separately against the region table (a user acts only inside their area).
 Which level of jurisdiction each role may hold at all is data too (`JURISDICTION_LEVELS`):
 a token whose role and jurisdiction do not fit is refused before anything else
@@ -18,40 +20,7 @@ from domain.errors import InvalidInput, NotAllowed
 from domain.regions import Level, Region
 from domain.rulebook import Programme
 
-_FJ, _XM = Programme.FJ, Programme.XM
 R = Role
-
-# command -> programme -> roles allowed. Articles: FJ Art. 11-16; XM Art. 6-10, 13-17.
-PERMISSIONS: Mapping[Command, Mapping[Programme, frozenset[Role]]] = {
-    Command.APPLY: {_FJ: frozenset({R.COUNTY}), _XM: frozenset({R.COUNTY})},
-    Command.RECOMMEND: {_FJ: frozenset({R.CITY}), _XM: frozenset({R.CITY})},
-    Command.DECLINE: {_FJ: frozenset({R.CITY}), _XM: frozenset({R.CITY})},
-    Command.SHORTLIST: {_FJ: frozenset({R.PROVINCE})},
-    Command.RAISE_OBJECTION: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.CITY})},
-    Command.RESOLVE_OBJECTION: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.CITY})},
-    Command.CERTIFY: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.MIIT_RECORDER})},
-    Command.REJECT: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.MIIT_RECORDER})},
-    Command.FILE_ANNUAL_REPORT: {
-        _FJ: frozenset({R.COUNTY, R.CITY}),
-        _XM: frozenset({R.COUNTY, R.OPERATING_UNIT}),
-    },
-    Command.SCORE: {_XM: frozenset({R.COUNTY, R.CITY})},
-    Command.SUBMIT_FUND_USE_PLAN: {_XM: frozenset({R.OPERATING_UNIT})},
-    Command.REVIEW_FUND_USE_PLAN: {_XM: frozenset({R.COUNTY})},
-    Command.APPROVE_SUBSIDY: {_XM: frozenset({R.CITY})},
-    Command.PAY_SUBSIDY: {_XM: frozenset({R.CITY})},
-    Command.REPORT_MAJOR_CHANGE: {
-        _FJ: frozenset({R.COUNTY}),
-        _XM: frozenset({R.COUNTY, R.OPERATING_UNIT}),
-    },
-    Command.REQUEST_RENEWAL: {_FJ: frozenset({R.COUNTY}), _XM: frozenset({R.COUNTY})},
-    Command.DECIDE_RENEWAL: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.MIIT_RECORDER})},
-    Command.REVOKE: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.MIIT_RECORDER})},
-    Command.APPEAL: {_FJ: frozenset({R.COUNTY}), _XM: frozenset({R.COUNTY})},
-    Command.DECIDE_APPEAL: {_FJ: frozenset({R.PROVINCE}), _XM: frozenset({R.MIIT_RECORDER})},
-    Command.RECORD_AUDIT_FINDING: {_XM: frozenset({R.CITY})},
-    Command.CONFIRM_RECTIFICATION: {_XM: frozenset({R.CITY, R.COUNTY})},
-}
 
 READ_ROLES = frozenset(Role)  # every role may read what lies in its jurisdiction
 
@@ -105,8 +74,8 @@ class Coverage(Protocol):
     def covers(self, jurisdiction_code: str, county_code: str) -> bool: ...
 
 
-def allowed_roles(command: Command, programme: Programme) -> frozenset[Role]:
-    return PERMISSIONS.get(command, {}).get(programme, frozenset())
+class Steps(Protocol):
+    def check_step(self, command: str, programme: Programme | str, role: Role) -> None: ...
 
 
 def check_may_act(
@@ -115,25 +84,11 @@ def check_may_act(
     programme: Programme,
     county_code: str,
     regions: Coverage,
+    programmes: Steps,
 ) -> None:
-    """Refuse unless the actor's role may issue `command` here and the case lies in their area."""
-    roles = allowed_roles(command, programme)
-    if not roles:
-        raise NotAllowed(
-            "command_not_in_programme",
-            f"{command} is not a step of the {programme} programme",
-            command=str(command),
-            programme=str(programme),
-        )
-    if actor.role not in roles:
-        raise NotAllowed(
-            "role_not_permitted",
-            f"role {actor.role} may not {command} in the {programme} programme; "
-            f"allowed: {', '.join(sorted(roles))}",
-            command=str(command),
-            role=str(actor.role),
-            allowed=sorted(roles),
-        )
+    """Refuse unless the programme's permission matrix (`domain/rules/programmes.toml`) lets
+    the actor's role issue `command`, and the case lies in the actor's area."""
+    programmes.check_step(command, programme, actor.role)
     check_may_read(actor, county_code, regions)
 
 

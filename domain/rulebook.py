@@ -102,6 +102,16 @@ class SubsidyYear(msgspec.Struct, frozen=True, kw_only=True):
     by_assessment: int | None = None  # which annual assessment's final score decides
 
 
+class Convention(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading chosen where the sources are silent or leave room, written down with the
+    article it reads, so that each decision that relies on it can say so."""
+
+    id: str
+    aspect: str  # the step it concerns: "subsidy_notice", "funding_years", ...
+    article: str
+    text: str
+
+
 class RulebookVersion(msgspec.Struct, frozen=True, kw_only=True):
     id: str  # e.g. "FJ-2022"; recorded on every decision that applied a rule
     programme: Programme
@@ -120,6 +130,9 @@ class RulebookVersion(msgspec.Struct, frozen=True, kw_only=True):
     score_min: Decimal = Decimal(0)
     score_max: Decimal = Decimal(100)
     fund_use_categories: tuple[str, ...] = ()
+    # The first year this version's annual assessment covers; None: it sets no assessment.
+    assessment_first_year: int | None = None
+    conventions: tuple[Convention, ...] = ()
 
     def subsidy_year(self, funding_year: int) -> SubsidyYear:
         for year in self.subsidy:

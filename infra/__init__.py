@@ -1,1 +1,1 @@
-"""Infrastructure: settings, PostgreSQL (embedded or external), event store, CLI."""
+"""Infrastructure: settings, PostgreSQL (embedded or external), event store, adapters."""

@@ -26,12 +26,14 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from domain.actors import EventMeta
 from domain.calendar import Deadline, WorkingDayCalendar
 from domain.case import CaseState, Notice
-from domain.cluster import Cluster, subsidy_subject
+from domain.cluster import Cluster, cluster_event_classes, subsidy_subject
 from domain.commands import Claim, Command, CommandBody, spec_of
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import NotFound, RuleViolation, VersionConflict
 from domain.facts import Dossier
+from domain.governance import governing_version
 from domain.permissions import check_may_act, check_may_read
+from domain.programmes import ProgrammeProfile, Programmes
 from domain.regions import Regions
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
@@ -43,7 +45,11 @@ from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord, SnapshotRecorde
 def event_classes() -> list[type]:
     """Every event class the ledger stores: the Cluster's (with its snapshot) and the voucher
     index's."""
-    nested = [*vars(Cluster).values(), *vars(VoucherIndex).values()]
+    nested = [
+        *vars(Cluster).values(),
+        *cluster_event_classes().values(),
+        *vars(VoucherIndex).values(),
+    ]
     return [
         cls for cls in nested
         if isinstance(cls, type) and issubclass(cls, (Aggregate.Event, BaseSnapshot))
@@ -60,12 +66,14 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
 class Services(msgspec.Struct, frozen=True, kw_only=True):
     rulebook: Rulebook
     regions: Regions
+    programmes: Programmes
     calendar: Callable[[], WorkingDayCalendar]
 
 
 class LedgerRules:
-    """What commands need from outside the aggregate (`domain.commands.Rules`): the rulebook
-    in force, the calendar's periods and notices, the eligibility pre-check, the entitlement."""
+    """What commands need from outside the aggregate (`domain.commands.Rules`): the programme's
+    profile, the rulebook in force, the calendar's periods and notices, the eligibility
+    pre-check, the entitlement."""
 
     def __init__(self, ledger: ClusterLedger) -> None:
         self._ledger = ledger
@@ -75,8 +83,11 @@ class LedgerRules:
     def regions(self) -> Regions:
         return self._services.regions
 
+    def profile(self, dossier: Dossier) -> ProgrammeProfile:
+        return self._services.programmes.get(dossier.programme)
+
     def rulebook(self, dossier: Dossier, on: date) -> RulebookVersion:
-        return self._services.rulebook.in_force(dossier.programme, on)
+        return self._ledger.rulebook_for(dossier.programme, on)
 
     def eligibility(self, dossier: Dossier, on: date) -> EligibilityReport:
         return precheck(dossier.indicators, self.rulebook(dossier, on))
@@ -184,7 +195,9 @@ class ClusterLedger(Application[UUID]):
         return cluster.case, cluster.version
 
     def rulebook_for(self, programme: Programme, on: date) -> RulebookVersion:
-        return self.services.rulebook.in_force(programme, on)
+        """The version governing a decision of `programme` dated `on` (scheme and layers)."""
+        profile = self.services.programmes.get(programme)
+        return governing_version(self.services.rulebook, profile, on)
 
     def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:
         """XM Art. 13 by the rulebook; an assessment with a failure ground entitles to nothing
@@ -313,7 +326,8 @@ class ClusterLedger(Application[UUID]):
     def _authorise(self, cluster: Cluster, meta: EventMeta, command: Command) -> None:
         dossier = cluster.case.dossier
         check_may_act(
-            meta.actor, command, dossier.programme, dossier.county_code, self.services.regions
+            meta.actor, command, dossier.programme, dossier.county_code, self.services.regions,
+            self.services.programmes,
         )
 
     @staticmethod

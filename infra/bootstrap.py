@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.application import ClusterLedger, Services
 from infra.calendar_store import CalendarStore
 from infra.database import ConnectionInfo, DatabaseLimits
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 from infra.settings import Settings
 
 
@@ -13,7 +13,8 @@ def build_ledger(conn: ConnectionInfo, settings: Settings) -> tuple[ClusterLedge
     limits = DatabaseLimits.of(settings)
     calendar = CalendarStore(limits.conninfo(conn.url))
     services = Services(
-        rulebook=load_rulebook(), regions=load_regions(), calendar=calendar.current
+        rulebook=load_rulebook(), regions=load_regions(),
+        programmes=load_programmes(), calendar=calendar.current
     )
     ledger = ClusterLedger(
         conn.eventsourcing_env(limits=limits),

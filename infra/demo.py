@@ -52,6 +52,40 @@ class DemoCase(msgspec.Struct, frozen=True):
     year: int = 2023  # year of application
 
 
+class NationalBatch(msgspec.Struct, frozen=True):
+    """A cluster of one of MIIT's batches, certified before Xiamen's rules (2024-11-25).
+
+    The certification documents and their dates are MIIT's; the application and recommendation
+    dates are illustrative, before the batch's deadline (2022: 工信厅企业函〔2022〕236号, by
+    2022-10-31; 2023: 工信厅企业函〔2023〕44号; 2024: 工信厅企业函〔2024〕122号)."""
+
+    applied: date
+    recommended: date
+    certified: date
+    document: str
+
+
+NATIONAL_BATCHES = {
+    # 2022 batch, published 2023-01-11
+    "厦门市集美区工业机器人产业集群": NationalBatch(
+        applied=date(2022, 10, 10), recommended=date(2022, 10, 28),
+        certified=date(2023, 1, 11), document="工信部企业函〔2023〕3号",
+    ),
+    # 2023 batch, dated 2023-10-17
+    "厦门市思明区智慧城市智能系统产业集群": NationalBatch(
+        applied=date(2023, 3, 20), recommended=date(2023, 4, 10),
+        certified=date(2023, 10, 17), document="工信部企业函〔2023〕283号",
+    ),
+    # 2024 batch, dated 2024-09-19; which Xiamen cluster it named is not in the seeds: this
+    # demo cluster stands in for it
+    "厦门市海沧区集成电路设计产业集群": NationalBatch(
+        applied=date(2024, 3, 15), recommended=date(2024, 4, 20),
+        certified=date(2024, 9, 19), document="工信部企业函〔2024〕267号",
+    ),
+}
+FIRST_YEAR_ASSESSED = 2024  # XM-2024: Xiamen's assessment starts with the year 2024
+
+
 FJ_CASES = (
     DemoCase("福州市马尾区用户侧新型储能产业集群", "350105", "新型储能", "renewed", year=2023),
     DemoCase(
@@ -373,9 +407,16 @@ class DemoDriver:
         )
 
 
-def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per stage
+def _run_xm(driver: DemoDriver) -> None:
+    """A national cluster managed by Xiamen, to its case's demo stage."""
     c, d = driver.case, driver
-    if c.programme == Programme.XM:
+    batch = NATIONAL_BATCHES.get(c.name)
+    if batch is not None:  # certified by MIIT before Xiamen's rules, funded under them
+        d.apply(batch.applied)
+        d.recommend(batch.recommended)
+        d.step(Command.CERTIFY, d.meta(Role.MIIT_RECORDER, batch.certified, doc=batch.document))
+        first_year, first_plan = FIRST_YEAR_ASSESSED, date(2025, 1, 6)
+    else:
         d.apply(date(2024, 12, 2))
         if c.stage == "applied_xm":
             return
@@ -383,25 +424,32 @@ def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per
             d.recommend(date(2024, 12, 16))
             return
         d.certify_xm()
-        d.fund(1, 100_000_000, date(2025, 2, 10))
-        if c.stage == "paid_year1":
-            return
-        d.report(2025, date(2026, 4, 20))
-        if c.stage == "scored_low":
-            d.score(2025, Decimal("57.50"))
-            return
-        d.score(2025, Decimal("83.50") if c.stage == "paid_year2" else Decimal("74.00"))
-        if c.stage == "audited":
-            d.step(
-                Command.RECORD_AUDIT_FINDING,
-                d.meta(Role.CITY, date(2026, 6, 18)),
-                summary="品牌建设费用中列支招待费 3.2 万元，不符合专款专用",
-                amount_questioned_fen=3_200_000,
-            )
-            d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.COUNTY, date(2026, 8, 5)), number=1)
-            d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.CITY, date(2026, 8, 19)), number=1)
-            return
-        d.fund(2, 60_000_000, date(2026, 4, 13))
+        first_year, first_plan = 2025, date(2025, 2, 10)
+    d.fund(1, 100_000_000, first_plan)
+    if c.stage == "paid_year1":
+        return
+    d.report(first_year, date(first_year + 1, 4, 10))
+    if c.stage == "scored_low":
+        d.score(first_year, Decimal("57.50"))
+        return
+    d.score(first_year, Decimal("83.50") if c.stage == "paid_year2" else Decimal("74.00"))
+    if c.stage == "audited":
+        d.step(
+            Command.RECORD_AUDIT_FINDING,
+            d.meta(Role.CITY, date(2026, 6, 18)),
+            summary="品牌建设费用中列支招待费 3.2 万元，不符合专款专用",
+            amount_questioned_fen=3_200_000,
+        )
+        d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.COUNTY, date(2026, 8, 5)), number=1)
+        d.step(Command.CONFIRM_RECTIFICATION, d.meta(Role.CITY, date(2026, 8, 19)), number=1)
+        return
+    d.fund(2, 60_000_000, date(first_year + 1, 4, 13))
+
+
+def _run(driver: DemoDriver) -> None:  # noqa: PLR0911, PLR0912 - one script per stage
+    c, d = driver.case, driver
+    if c.programme == Programme.XM:
+        _run_xm(driver)
         return
 
     applied = date(c.year, 3, 2) if c.year < 2026 else date(2026, 9, 7)

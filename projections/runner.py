@@ -33,6 +33,7 @@ from eventsourcing.utils import Environment
 
 from domain.calendar import WorkingDayCalendar
 from domain.errors import ConfigError
+from domain.programmes import Programmes
 from domain.regions import Regions
 from domain.rulebook import Rulebook
 from infra.application import ClusterLedger, Services
@@ -55,7 +56,8 @@ class LedgerFeed(ClusterLedger):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         services = Services(
-            rulebook=Rulebook(versions=()), regions=Regions(()), calendar=_no_calendar
+            rulebook=Rulebook(versions=()), regions=Regions(()), programmes=Programmes(profiles={}),
+            calendar=_no_calendar
         )
         super().__init__(dict(env or {}), services)
 

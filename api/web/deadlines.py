@@ -34,7 +34,7 @@ from api.web.page import (
 )
 from domain.actors import Role
 from domain.commands import Command
-from domain.permissions import allowed_roles
+from domain.programmes import Programmes
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind
 from projections.queries import DeadlineFilters, DeadlineItem, list_deadlines
@@ -68,8 +68,10 @@ class Group(msgspec.Struct, kw_only=True):
     items: list[DeadlineItem]
 
 
-def responsible(item: DeadlineItem) -> Department:
-    roles = allowed_roles(DISCHARGED_BY[item.kind], Programme(item.programme))
+def responsible(item: DeadlineItem, programmes: Programmes) -> Department:
+    """The department that discharges a deadline: the nearest level whose role may take the
+    step that discharges it, by the programme's permission matrix."""
+    roles = programmes.allowed_roles(DISCHARGED_BY[item.kind], item.programme)
     role = next((r for r in _NEAREST_FIRST if r in roles), Role.PROVINCE)
     if role in (Role.COUNTY, Role.OPERATING_UNIT):
         code = item.county_code
@@ -82,9 +84,10 @@ def responsible(item: DeadlineItem) -> Department:
 
 def columns(page: Page) -> list[downloads.Column]:
     t = page.t
+    programmes = page.runtime.ledger.services.programmes
     return [
         column("department", t("deadlines.col.department"),
-               value=lambda d: _department_label(page, responsible(d))),
+               value=lambda d: _department_label(page, responsible(d, programmes))),
         column("name", t("board.col.name")),
         column("county", t("board.col.county"), value=lambda d: page.region(d.county_code)),
         column("kind", t("deadlines.col.kind"), value=lambda d: t(f"deadline_kind.{d.kind}")),
@@ -140,7 +143,7 @@ async def deadlines_page(
                                       filters=filters, limit=SHOWN_AT_MOST, cursor=None)
     groups: dict[Department, Group] = {}
     for item in listed.items:
-        department = responsible(item)
+        department = responsible(item, page.runtime.ledger.services.programmes)
         group = groups.get(department)
         if group is None:
             group = groups[department] = Group(

@@ -5,9 +5,9 @@
 - `checkpoints`: storing and creating checkpoints in PostgreSQL;
 - `checkpointer`: the API process signs due checkpoints in the background;
 - `export`: streaming the log out (CLI file, HTTP stream) in constant memory;
-- `verify`: offline verification of an export: chain, signatures, replay, and the status and
-  funding summary rebuilt with the read side's own folds (`projections.folds`, `.summary`);
-- `report`: the verification report as text.
+- `verify`: offline checks of an export's lines: the hash chain and the checkpoints' signatures.
 
-The auditor's walkthrough is /work/briefs/README-audit.md.
+The replay of an export and the status and funding summary rebuilt with the read side's own
+folds live above infra, in `projections.audit_replay`; the report as text is the CLI's
+(`api.cli.verify_report`). The auditor's walkthrough is the README's "Auditing" section.
 """

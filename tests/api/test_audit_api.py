@@ -23,10 +23,10 @@ from domain.facts import AppealOutcome, Ground, ScoreStage
 from infra.application import ClusterLedger
 from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints, signer_for
 from infra.audit.format import LINE_DECODER, EndLine, EventLine, Header
-from infra.audit.verify import verify_lines
 from infra.database import ConnectionInfo
 from infra.rules import load_regions, load_rulebook
 from infra.settings import Settings
+from projections.audit_replay import verify_lines
 from projections.folds import Rules
 from tests.factories import (
     FJ_PROVINCE,

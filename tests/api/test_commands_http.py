@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from domain.command_specs.review import DossierIn
+from domain.review import DossierIn
 from infra.application import ClusterLedger
 from tests.factories import SIMING, XIAMEN, certified_xm, xm_dossier
 

@@ -34,10 +34,11 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.auth import TokenIssuer, issuable_roles
+from api.auth import TokenIssuer
 from domain.actors import Actor, Role
 from domain.commands import Command
 from infra.database import ConnectionInfo
+from infra.rules import load_programmes
 from infra.settings import PROJECT_ROOT, Settings
 from tests.integration.audit_support import fresh_database
 
@@ -116,7 +117,7 @@ def _tokens(private_key: str) -> dict[str, Any]:
         for handler in importlib.import_module(module).ROUTES:
             command: Command | None = (handler.opt or {}).get("command")
             if command is not None:
-                roles = issuable_roles(command)
+                roles = load_programmes().issuable_roles(command)
                 commands[handler.operation_id] = [
                     token for (role, _), token in minted.items() if role in roles
                 ]

@@ -24,11 +24,11 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.cli import main
 from domain.commands import Command
 from domain.facts import ChangeKind
 from infra.application import ClusterLedger
 from infra.audit.checkpoints import create_due_checkpoints, signer_for
-from infra.cli import main
 from infra.database import ConnectionInfo
 from infra.settings import Settings
 from projections.positions import read_positions, wait_for_position

@@ -16,7 +16,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.testing import TestClient
 
 from api.auth import ALGORITHM, InvalidTokenClaims, TokenVerifier
-from infra.cli import main
+from api.cli import main
 from infra.rules import load_regions
 from tests.api.conftest import AUDIENCE, ISSUER
 from tests.factories import FJ_PROVINCE, JINJIANG, SIMING, XIAMEN, fj_dossier

@@ -20,16 +20,16 @@ import psycopg
 from psycopg.rows import dict_row
 
 from infra.application import ClusterLedger
-from infra.audit import verify as verify_module
 from infra.audit.export import write_export
 from infra.audit.format import LINE_DECODER, EventLine
 from infra.audit.signing import CheckpointSigner
-from infra.audit.verify import VerifyReport, verify_file, verify_lines
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo
 from infra.migrations import migrate
 from infra.rules import load_regions, load_rulebook
 from infra.settings import Settings
+from projections import audit_replay as replay_module
+from projections.audit_replay import VerifyReport, verify_file, verify_lines
 from projections.folds import Rules
 
 
@@ -91,16 +91,16 @@ def verify_bytes(
             path, rules(), public_keys=keys, trust_embedded_key=trust, on=on, processes=2
         )
     assert msgspec.json.encode(split) == expected
-    hot, stretch = verify_module._HOT_CASES, verify_module._STRETCH
+    hot, stretch = replay_module._HOT_CASES, replay_module._STRETCH
     for every in (stretch, 2):  # 2: the live set grows as the log interleaves
-        verify_module._HOT_CASES, verify_module._STRETCH = 1, every
+        replay_module._HOT_CASES, replay_module._STRETCH = 1, every
         try:
             packed = verify_lines(
                 data.splitlines(keepends=True), rules(), public_keys=keys,
                 trust_embedded_key=trust, on=on,
             )
         finally:
-            verify_module._HOT_CASES, verify_module._STRETCH = hot, stretch
+            replay_module._HOT_CASES, replay_module._STRETCH = hot, stretch
         assert msgspec.json.encode(packed) == expected
     return report
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from api.cli import main
 from infra.accounts import Passwords
-from infra.cli import main
 from infra.database import ConnectionInfo
 from tests.api.web_support import sql
 

@@ -15,9 +15,9 @@ import msgspec
 import psycopg
 import pytest
 
+from api.cli import main
 from infra.audit.checkpointer import SIGNER_KEY, start
 from infra.audit.checkpoints import list_checkpoints
-from infra.cli import main
 from infra.database import ConnectionInfo
 from infra.keys import generate_ed25519_pem
 from infra.settings import Settings
@@ -325,7 +325,7 @@ def test_export_that_fails_midway_leaves_no_half_written_file(
     args = ["export", str(export), *(["--force"] if existing else [])]
     done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
         ["/bin/sh", "-c", f'ulimit -f {_FILE_LIMIT_BLOCKS} && exec "$0" "$@"',
-         sys.executable, "-m", "infra.cli", *args],
+         sys.executable, "-m", "api.cli", *args],
         capture_output=True, text=True, check=False, cwd=PROJECT_ROOT, timeout=120,
     )
     assert done.returncode == 2, done.stderr

@@ -98,3 +98,20 @@ def test_histories_are_the_same_committed_per_command_or_in_batches(
     finally:
         with psycopg.connect(pg.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_generate_entry_point_adds_to_a_store_with_events_only_when_forced(
+    bench_db: ConnectionInfo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.generate import main
+
+    monkeypatch.setenv("DATABASE_URL", bench_db.url)
+    small = ["--scale", "1", "--horizon", str(HORIZON), "--workers", "1",
+             "--long-case-events", "0"]
+    assert main(small) == 0
+    first = len(_histories(bench_db))
+    assert main(small) == 1
+    assert "already holds" in capsys.readouterr().err
+    assert len(_histories(bench_db)) == first
+    assert main([*small, "--force"]) == 0
+    assert len(_histories(bench_db)) == first + 1

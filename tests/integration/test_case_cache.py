@@ -37,6 +37,7 @@ from tests.factories import (
     meta,
     score_year,
 )
+from tests.unit.cluster_steps import profile_of
 
 
 def test_the_ledger_under_test_caches_cases(ledger: ClusterLedger) -> None:
@@ -120,7 +121,7 @@ def test_a_refused_command_leaves_the_cached_case_untouched(ledger: ClusterLedge
     loaded.report_major_change(
         meta("county", fj_dossier().county_code, date(2024, 6, 1)),
         ChangeKind.SPATIAL_SCOPE,
-        "未保存的变更",
+        "未保存的变更", profile=profile_of(loaded),
     )
     assert loaded.version == 5
     assert loaded.case.changes

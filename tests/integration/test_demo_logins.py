@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.cli import main
+from api.cli.core import DEMO_USERS, pages_banner
 from infra.accounts import Passwords
-from infra.cli import main
-from infra.commands.core import DEMO_USERS, pages_banner
 from infra.database import ConnectionInfo
 from infra.demo import read_demo_logins
 from infra.settings import Settings

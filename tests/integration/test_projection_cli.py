@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from api.cli import main
 from infra.application import ClusterLedger
-from infra.cli import main
 from infra.database import ConnectionInfo
 from projections.rebuild import rebuild
 from tests.factories import certified_fj, fj_dossier

@@ -24,8 +24,10 @@ from domain.cluster import Cluster
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import DomainError
 from domain.facts import AnnualFigures, Dossier, Ground, PlanLine, ScoreStage
-from domain.rulebook import PeriodRule, RulebookVersion, parse_rulebook_version
+from domain.programmes import ProgrammeProfile, Programmes
+from domain.rulebook import PeriodRule, Programme, RulebookVersion, parse_rulebook_version
 from domain.subsidy import entitlement
+from infra.rules import load_programmes
 from tests.factories import (
     FJ_PROVINCE,
     JINJIANG,
@@ -37,6 +39,17 @@ from tests.factories import (
     plan_lines,
     xm_dossier,
 )
+
+
+@cache
+def _programmes() -> Programmes:
+    return load_programmes()
+
+
+def profile_of(subject: Cluster | Programme | str) -> ProgrammeProfile:
+    """The programme profile a command on `subject` is given (as the application gives it)."""
+    programme = subject.case.dossier.programme if isinstance(subject, Cluster) else subject
+    return _programmes().get(programme)
 
 RULES = Path(__file__).resolve().parents[2] / "domain" / "rules"
 
@@ -175,7 +188,9 @@ def operating_unit(on: date) -> EventMeta:
 
 
 def fj_applied(dossier: Dossier | None = None, on: date = FJ_APPLIED_ON) -> Cluster:
-    return Cluster.apply(fj_county(on), dossier or fj_dossier(), fj_rules().id)
+    return Cluster.apply(
+        fj_county(on), dossier or fj_dossier(), fj_rules().id, profile=profile_of(Programme.FJ)
+    )
 
 
 def fj_recommended(on: date = FJ_RECOMMENDED_ON) -> Cluster:
@@ -193,7 +208,8 @@ def fj_notice(starts_on: date = FJ_SHORTLISTED_ON) -> Notice:
 def fj_under_notice() -> Cluster:
     cluster = fj_recommended()
     cluster.shortlist(
-        province(FJ_SHORTLISTED_ON, user_id=PROVINCE_SHORTLISTER), fj_notice(), fj_rules().id
+        province(FJ_SHORTLISTED_ON, user_id=PROVINCE_SHORTLISTER), fj_notice(), fj_rules().id,
+            profile=profile_of(cluster)
     )
     return cluster
 
@@ -205,7 +221,8 @@ def certify_meta(on: date, user_id: str = PROVINCE_CERTIFIER) -> EventMeta:
 def fj_certified() -> Cluster:
     cluster = fj_under_notice()
     rules = fj_rules()
-    cluster.certify(certify_meta(FJ_CERTIFIED_ON), rules.validity_years, rules.id)
+    cluster.certify(certify_meta(FJ_CERTIFIED_ON), rules.validity_years, rules.id,
+        profile=profile_of(cluster))
     return cluster
 
 
@@ -221,9 +238,9 @@ def fj_certified_on(day: date) -> Cluster:
     cluster.shortlist(
         province(date(day.year - 1, 12, 15), user_id=PROVINCE_SHORTLISTER),
         notice_from(date(day.year - 1, 12, 15), rules.certification_notice),
-        rules.id,
+        rules.id, profile=profile_of(cluster),
     )
-    cluster.certify(certify_meta(day), rules.validity_years, rules.id)
+    cluster.certify(certify_meta(day), rules.validity_years, rules.id, profile=profile_of(cluster))
     return cluster
 
 
@@ -295,7 +312,7 @@ def decide_renewal(cluster: Cluster, *, passed: bool, on: date = date(2026, 5, 1
     cluster.decide_renewal(
         renewal_decision_meta(on, comment="" if passed else "三年发展规划目标未完成"),
         passed=passed, plan_targets_met=passed, validity_years=rules.validity_years,
-        rulebook_version=rules.id,
+        rulebook_version=rules.id, profile=profile_of(cluster),
     )
 
 
@@ -303,7 +320,10 @@ def decide_renewal(cluster: Cluster, *, passed: bool, on: date = date(2026, 5, 1
 
 
 def xm_applied(dossier: Dossier | None = None) -> Cluster:
-    return Cluster.apply(xm_district(XM_APPLIED_ON), dossier or xm_dossier(), xm_rules().id)
+    return Cluster.apply(
+        xm_district(XM_APPLIED_ON), dossier or xm_dossier(), xm_rules().id,
+        profile=profile_of(Programme.XM),
+    )
 
 
 def xm_recommended() -> Cluster:
@@ -323,7 +343,8 @@ def miit_certification_meta(on: date = XM_CERTIFIED_ON, **kw: str) -> EventMeta:
 def xm_certified() -> Cluster:
     cluster = xm_recommended()
     rules = xm_rules()
-    cluster.certify(miit_certification_meta(), rules.validity_years, rules.id)
+    cluster.certify(miit_certification_meta(), rules.validity_years, rules.id,
+        profile=profile_of(cluster))
     return cluster
 
 
@@ -335,6 +356,8 @@ def submit_plan(
         operating_unit(on), funding_year,
         plan_lines(total_fen) if lines is None else lines,
         xm_rules().fund_use_categories,
+        funding_years=tuple(year.funding_year for year in xm_rules().subsidy),
+        rulebook_version=xm_rules().id,
     )
 
 
@@ -418,6 +441,7 @@ def score(
     cluster.score(
         who, year, stage, Decimal(value), failure_grounds,
         (version.score_min, version.score_max), version.id, correction=correction,
+        profile=profile_of(cluster), first_assessed_year=version.assessment_first_year,
     )
 
 

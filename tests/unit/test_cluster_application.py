@@ -14,6 +14,7 @@ from domain.case import Status
 from domain.cluster import Cluster
 from domain.errors import InvalidInput, RuleViolation, WrongState
 from domain.facts import Dossier
+from domain.rulebook import Programme
 from tests.factories import fj_dossier, xm_dossier
 from tests.unit.cluster_steps import (
     FJ_APPLIED_ON,
@@ -25,6 +26,7 @@ from tests.unit.cluster_steps import (
     fj_recommended,
     fj_rules,
     last_event,
+    profile_of,
     refused,
     xm_applied,
     xm_city,
@@ -78,25 +80,26 @@ def test_apply_triggers_exactly_one_applied_event() -> None:
 
 def test_apply_refuses_a_blank_name() -> None:
     refused(None, InvalidInput, "name_required",
-            lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), fj_with(name="  "), "FJ-2022"))
+            lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), fj_with(name="  "), "FJ-2022",
+                                  profile=profile_of(Programme.FJ)))
 
 
 def test_apply_refuses_a_blank_leading_industry() -> None:
     refused(None, InvalidInput, "leading_industry_required",
             lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), fj_with(leading_industry=""),
-                                  "FJ-2022"))
+                                  "FJ-2022", profile=profile_of(Programme.FJ)))
 
 
 def test_apply_refuses_an_xm_dossier_without_operating_unit() -> None:
     refused(None, RuleViolation, "operating_unit_required",
             lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), xm_with(operating_unit=None),
-                                  "XM-2024"))
+                                  "XM-2024", profile=profile_of(Programme.XM)))
 
 
 def test_apply_refuses_an_xm_dossier_with_a_blank_operating_unit() -> None:
     refused(None, RuleViolation, "operating_unit_required",
             lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), xm_with(operating_unit=" "),
-                                  "XM-2024"))
+                                  "XM-2024", profile=profile_of(Programme.XM)))
 
 
 def test_apply_accepts_an_fj_dossier_without_operating_unit() -> None:
@@ -107,7 +110,7 @@ def test_apply_accepts_an_fj_dossier_without_operating_unit() -> None:
 def test_apply_refuses_an_fj_dossier_without_development_plan_targets() -> None:
     refused(None, RuleViolation, "development_plan_required",
             lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), fj_with(plan_targets=()),
-                                  "FJ-2022"))
+                                  "FJ-2022", profile=profile_of(Programme.FJ)))
 
 
 def test_apply_accepts_an_xm_dossier_without_plan_targets() -> None:
@@ -118,7 +121,7 @@ def test_apply_accepts_an_xm_dossier_without_plan_targets() -> None:
 def test_apply_refuses_a_dossier_without_the_negative_list_declaration() -> None:
     refused(None, RuleViolation, "negative_list_not_declared",
             lambda: Cluster.apply(fj_county(FJ_APPLIED_ON), fj_with(negative_list_clear=False),
-                                  "FJ-2022"))
+                                  "FJ-2022", profile=profile_of(Programme.FJ)))
 
 
 # ---- recommend ----------------------------------------------------------------------------

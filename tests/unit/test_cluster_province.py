@@ -34,6 +34,7 @@ from tests.unit.cluster_steps import (
     last_event,
     miit_certification_meta,
     miit_recorder,
+    profile_of,
     province,
     refused,
     xm_applied,
@@ -47,7 +48,8 @@ NOTICE_ENDS = fj_notice().ends_on  # 2023-05-09: 5 working days from Thu 05-04, 
 
 def shortlist(cluster: Cluster, notice: Notice | None = None, on: date = FJ_SHORTLISTED_ON) -> None:
     cluster.shortlist(
-        province(on, user_id=PROVINCE_SHORTLISTER), notice or fj_notice(), fj_rules().id
+        province(on, user_id=PROVINCE_SHORTLISTER), notice or fj_notice(), fj_rules().id,
+            profile=profile_of(cluster)
     )
 
 
@@ -55,12 +57,14 @@ def certify(
     cluster: Cluster, on: date = FJ_CERTIFIED_ON, user_id: str = PROVINCE_CERTIFIER
 ) -> None:
     rules = fj_rules()
-    cluster.certify(certify_meta(on, user_id), rules.validity_years, rules.id)
+    cluster.certify(certify_meta(on, user_id), rules.validity_years, rules.id,
+        profile=profile_of(cluster))
 
 
 def certify_xm(cluster: Cluster, on: date = XM_CERTIFIED_ON, **kw: str) -> None:
     rules = xm_rules()
-    cluster.certify(miit_certification_meta(on, **kw), rules.validity_years, rules.id)
+    cluster.certify(miit_certification_meta(on, **kw), rules.validity_years, rules.id,
+        profile=profile_of(cluster))
 
 
 def object_to(cluster: Cluster, on: date = FJ_SHORTLISTED_ON, summary: str = "产值数据存疑") -> int:
@@ -294,7 +298,8 @@ def test_certify_refuses_without_a_document_number() -> None:
     cluster = fj_under_notice()
     rules = fj_rules()
     refused(cluster, InvalidInput, "document_number_required",
-            lambda: cluster.certify(province(FJ_CERTIFIED_ON), rules.validity_years, rules.id))
+            lambda: cluster.certify(province(FJ_CERTIFIED_ON), rules.validity_years, rules.id,
+                profile=profile_of(cluster)))
 
 
 def test_certify_refuses_a_blank_document_number() -> None:
@@ -302,7 +307,7 @@ def test_certify_refuses_a_blank_document_number() -> None:
     rules = fj_rules()
     refused(cluster, InvalidInput, "document_number_required",
             lambda: cluster.certify(province(FJ_CERTIFIED_ON, document_number="  "),
-                                    rules.validity_years, rules.id))
+                                    rules.validity_years, rules.id, profile=profile_of(cluster)))
 
 
 def test_certify_refuses_an_fj_case_that_skipped_the_public_notice() -> None:
@@ -372,7 +377,7 @@ def test_certify_xm_refuses_without_the_miit_document_number() -> None:
     rules = xm_rules()
     refused(cluster, InvalidInput, "document_number_required",
             lambda: cluster.certify(miit_recorder(XM_CERTIFIED_ON), rules.validity_years,
-                                    rules.id))
+                                    rules.id, profile=profile_of(cluster)))
 
 
 def test_certify_xm_refuses_the_user_who_recommended_the_case() -> None:
@@ -399,27 +404,31 @@ def test_certify_xm_refuses_a_date_before_the_application() -> None:
 
 def test_reject_ends_an_fj_case_under_notice() -> None:
     cluster = fj_under_notice()
-    cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"))
+    cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"), profile=profile_of(cluster))
     assert cluster.case.status == Status.REJECTED
     assert cluster.case.rejected_reason == "复审未通过"
 
 
 def test_reject_ends_an_fj_case_before_shortlisting() -> None:
     cluster = fj_recommended()
-    cluster.reject(province(FJ_SHORTLISTED_ON, comment="复审实地抽查未通过"))
+    cluster.reject(
+        province(FJ_SHORTLISTED_ON, comment="复审实地抽查未通过"),
+        profile=profile_of(cluster),
+    )
     assert cluster.case.status == Status.REJECTED
 
 
 def test_reject_follows_an_upheld_objection() -> None:
     cluster = fj_under_notice()
     resolve(cluster, object_to(cluster), upheld=True)
-    cluster.reject(province(FJ_CERTIFIED_ON, comment="公示异议成立"))
+    cluster.reject(province(FJ_CERTIFIED_ON, comment="公示异议成立"), profile=profile_of(cluster))
     assert cluster.case.status == Status.REJECTED
 
 
 def test_reject_records_the_certifying_body() -> None:
     cluster = xm_recommended()
-    cluster.reject(miit_recorder(XM_CERTIFIED_ON, comment="未列入工信部公布名单"))
+    cluster.reject(miit_recorder(XM_CERTIFIED_ON, comment="未列入工信部公布名单"),
+        profile=profile_of(cluster))
     event = last_event(cluster)
     assert isinstance(event, Cluster.Rejected)
     assert event.certifying_body == "MIIT"
@@ -428,36 +437,40 @@ def test_reject_records_the_certifying_body() -> None:
 def test_reject_refuses_without_a_reason() -> None:
     cluster = fj_under_notice()
     refused(cluster, InvalidInput, "reason_required",
-            lambda: cluster.reject(province(FJ_CERTIFIED_ON)))
+            lambda: cluster.reject(province(FJ_CERTIFIED_ON), profile=profile_of(cluster)))
 
 
 def test_reject_refuses_a_case_awaiting_city_review() -> None:
     cluster = fj_applied()
     refused(cluster, WrongState, "wrong_state",
-            lambda: cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过")))
+            lambda: cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"),
+                profile=profile_of(cluster)))
 
 
 def test_reject_refuses_a_certified_case() -> None:
     cluster = fj_certified()
     refused(cluster, WrongState, "wrong_state",
-            lambda: cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过")))
+            lambda: cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"),
+                profile=profile_of(cluster)))
 
 
 def test_reject_refuses_a_certified_xm_case() -> None:
     cluster = xm_certified()
     refused(cluster, WrongState, "wrong_state",
-            lambda: cluster.reject(miit_recorder(XM_CERTIFIED_ON, comment="撤回")))
+            lambda: cluster.reject(miit_recorder(XM_CERTIFIED_ON, comment="撤回"),
+                profile=profile_of(cluster)))
 
 
 def test_reject_refuses_a_date_before_the_application() -> None:
     cluster = fj_recommended()
     refused(cluster, InvalidInput, "effective_date_before_application",
-            lambda: cluster.reject(province(date(2023, 2, 1), comment="复审未通过")))
+            lambda: cluster.reject(province(date(2023, 2, 1), comment="复审未通过"),
+                profile=profile_of(cluster)))
 
 
 def test_certify_refuses_a_rejected_case() -> None:
     cluster = fj_under_notice()
-    cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"))
+    cluster.reject(province(FJ_CERTIFIED_ON, comment="复审未通过"), profile=profile_of(cluster))
     refused(cluster, WrongState, "wrong_state", lambda: certify(cluster))
 
 

@@ -31,6 +31,7 @@ from tests.unit.cluster_steps import (
     last_event,
     miit_recorder,
     period_end,
+    profile_of,
     province,
     refused,
     request_renewal,
@@ -74,7 +75,7 @@ def decide_renewal_with(
     who = province(date(2026, 5, 10), document_number=document_number, comment=comment)
     cluster.decide_renewal(
         who, passed=passed, plan_targets_met=plan_targets_met,
-        validity_years=rules.validity_years, rulebook_version=rules.id,
+        validity_years=rules.validity_years, rulebook_version=rules.id, profile=profile_of(cluster),
     )
 
 
@@ -91,7 +92,8 @@ def decide_appeal(
 def test_major_change_of_leading_industry_updates_the_dossier() -> None:
     cluster = fj_certified()
     cluster.report_major_change(
-        fj_county(date(2024, 6, 1)), ChangeKind.LEADING_INDUSTRY, "鞋服新材料"
+        fj_county(date(2024, 6, 1)), ChangeKind.LEADING_INDUSTRY, "鞋服新材料",
+            profile=profile_of(cluster)
     )
     assert cluster.case.dossier.leading_industry == "鞋服新材料"
     assert [c.kind for c in cluster.case.changes] == [ChangeKind.LEADING_INDUSTRY]
@@ -99,7 +101,8 @@ def test_major_change_of_leading_industry_updates_the_dossier() -> None:
 
 def test_major_change_of_spatial_scope_is_recorded() -> None:
     cluster = fj_certified()
-    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.SPATIAL_SCOPE, "扩至安海镇")
+    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.SPATIAL_SCOPE, "扩至安海镇",
+        profile=profile_of(cluster))
     assert cluster.case.changes[0].new_value == "扩至安海镇"
 
 
@@ -107,7 +110,8 @@ def test_major_change_refuses_a_blank_new_value() -> None:
     cluster = fj_certified()
     refused(cluster, InvalidInput, "new_value_required",
             lambda: cluster.report_major_change(fj_county(date(2024, 6, 1)),
-                                                ChangeKind.SPATIAL_SCOPE, " "))
+                                                ChangeKind.SPATIAL_SCOPE, " ",
+                                                    profile=profile_of(cluster)))
 
 
 def test_major_change_of_xm_operating_unit_needs_a_reason() -> None:
@@ -115,14 +119,15 @@ def test_major_change_of_xm_operating_unit_needs_a_reason() -> None:
     cluster = xm_certified()
     refused(cluster, RuleViolation, "operating_unit_change_needs_reason",
             lambda: cluster.report_major_change(xm_district(date(2025, 6, 1)),
-                                                ChangeKind.OPERATING_UNIT, "新运营公司"))
+                                                ChangeKind.OPERATING_UNIT, "新运营公司",
+                                                    profile=profile_of(cluster)))
 
 
 def test_major_change_of_xm_operating_unit_with_a_reason_updates_the_dossier() -> None:
     cluster = xm_certified()
     cluster.report_major_change(
         xm_district(date(2025, 6, 1), comment="原运营单位注销"), ChangeKind.OPERATING_UNIT,
-        "新运营公司",
+        "新运营公司", profile=profile_of(cluster),
     )
     assert cluster.case.dossier.operating_unit == "新运营公司"
 
@@ -130,7 +135,8 @@ def test_major_change_of_xm_operating_unit_with_a_reason_updates_the_dossier() -
 def test_major_change_of_fj_operating_body_needs_no_reason() -> None:
     cluster = fj_certified()
     cluster.report_major_change(
-        fj_county(date(2024, 6, 1)), ChangeKind.OPERATING_UNIT, "集群管委会"
+        fj_county(date(2024, 6, 1)), ChangeKind.OPERATING_UNIT, "集群管委会",
+        profile=profile_of(cluster),
     )
     assert cluster.case.dossier.operating_unit == "集群管委会"
 
@@ -139,7 +145,8 @@ def test_major_change_refuses_a_case_not_yet_certified() -> None:
     cluster = fj_recommended()
     refused(cluster, WrongState, "wrong_state",
             lambda: cluster.report_major_change(fj_county(date(2023, 4, 10)),
-                                                ChangeKind.SPATIAL_SCOPE, "扩区"))
+                                                ChangeKind.SPATIAL_SCOPE, "扩区",
+                                                    profile=profile_of(cluster)))
 
 
 # ---- renewal --------------------------------------------------------------------------------
@@ -235,7 +242,7 @@ def test_decide_renewal_of_xm_needs_no_finding_on_plan_targets() -> None:
     cluster.decide_renewal(
         miit_recorder(date(2028, 1, 10), document_number="工信部企业函〔2028〕3号"),
         passed=True, plan_targets_met=None, validity_years=rules.validity_years,
-        rulebook_version=rules.id,
+        rulebook_version=rules.id, profile=profile_of(cluster),
     )
     assert cluster.case.valid_until == date(2031, 1, 20)  # from XM_VALID_UNTIL 2028-01-20
 

@@ -21,6 +21,7 @@ from tests.unit.cluster_steps import (
     fj_recommended,
     fj_revoked,
     last_event,
+    profile_of,
     refused,
     score,
     xm_certified,
@@ -147,7 +148,9 @@ def test_initial_score_refuses_a_city_user() -> None:
     rules = xm_rules()
     refused(cluster, RuleViolation, "initial_score_by_district",
             lambda: cluster.score(who, 2025, INITIAL, Decimal(80), (),
-                                  (rules.score_min, rules.score_max), rules.id))
+                                  (rules.score_min, rules.score_max), rules.id,
+                                      profile=profile_of(cluster),
+                                      first_assessed_year=rules.assessment_first_year))
 
 
 def test_final_score_refuses_a_district_user() -> None:
@@ -156,7 +159,9 @@ def test_final_score_refuses_a_district_user() -> None:
     rules = xm_rules()
     refused(cluster, RuleViolation, "final_score_by_city",
             lambda: cluster.score(who, 2025, FINAL, Decimal(80), (),
-                                  (rules.score_min, rules.score_max), rules.id))
+                                  (rules.score_min, rules.score_max), rules.id,
+                                      profile=profile_of(cluster),
+                                      first_assessed_year=rules.assessment_first_year))
 
 
 def test_final_score_refuses_before_the_district_scored() -> None:

@@ -9,11 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError, StoredEvent
 
 from domain.case import Status
-from domain.cluster import CERTIFICATION, Cluster
+from domain.cluster import CERTIFICATION, Cluster, cluster_event_classes
 from domain.facts import AppealOutcome, ChangeKind, Ground, ScoreStage
 from infra.codec import MsgspecMapper
 from tests.unit.cluster_steps import (
@@ -36,6 +35,7 @@ from tests.unit.cluster_steps import (
     fj_under_notice,
     miit_recorder,
     pay,
+    profile_of,
     province,
     request_renewal,
     review_plan,
@@ -47,13 +47,7 @@ from tests.unit.cluster_steps import (
     xm_district,
 )
 
-EVENT_TYPES = frozenset(
-    value
-    for value in vars(Cluster).values()
-    if isinstance(value, type)
-    and issubclass(value, Aggregate.Event)
-    and value not in (Cluster.Event, Cluster.Created)
-)
+EVENT_TYPES = frozenset(cluster_event_classes().values())
 
 
 def mapper() -> MsgspecMapper:
@@ -74,9 +68,11 @@ def fj_full_lifecycle() -> Cluster:
     cluster.resolve_objection(province(date(2023, 5, 9), user_id="prov-a", comment="经核查不成立"),
                               number, upheld=False)
     rules = fj_rules()
-    cluster.certify(certify_meta(FJ_CERTIFIED_ON), rules.validity_years, rules.id)
+    cluster.certify(certify_meta(FJ_CERTIFIED_ON), rules.validity_years, rules.id,
+        profile=profile_of(cluster))
     file_report(cluster, 2023, date(2024, 3, 28))
-    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.SPATIAL_SCOPE, "扩至安海镇")
+    cluster.report_major_change(fj_county(date(2024, 6, 1)), ChangeKind.SPATIAL_SCOPE, "扩至安海镇",
+        profile=profile_of(cluster))
     request_renewal(cluster)
     decide_renewal(cluster, passed=True)
     revoke(cluster, Ground.MAJOR_INCIDENT, on=date(2026, 9, 24), received_on=date(2026, 9, 25))
@@ -104,7 +100,8 @@ def xm_full_lifecycle() -> Cluster:
           failure_grounds=(Ground.ANNUAL_REPORT_MISSING,))
     file_report(cluster, 2025, date(2026, 5, 6))
     cluster.report_major_change(xm_district(date(2026, 6, 1), comment="原运营单位注销"),
-                                ChangeKind.OPERATING_UNIT, "厦门市思明区集群服务有限公司")
+                                ChangeKind.OPERATING_UNIT, "厦门市思明区集群服务有限公司",
+                                    profile=profile_of(cluster))
     finding = cluster.record_audit_finding(xm_city(date(2026, 7, 1)), "品牌建设费用超计划",
                                            1_250_000)
     cluster.confirm_rectification(xm_city(date(2026, 9, 1), user_id="city-inspector"), finding)
@@ -114,6 +111,7 @@ def xm_full_lifecycle() -> Cluster:
         miit_recorder(date(2028, 1, 10), document_number="工信部企业函〔2028〕3号",
                       comment="复核未通过"),
         passed=False, plan_targets_met=None, validity_years=3, rulebook_version="XM-2024",
+            profile=profile_of(cluster),
     )
     return cluster
 
@@ -126,7 +124,10 @@ def fj_declined() -> Cluster:
 
 def fj_rejected() -> Cluster:
     cluster = fj_recommended()
-    cluster.reject(province(date(2023, 5, 4), comment="复审实地抽查未通过"))
+    cluster.reject(
+        province(date(2023, 5, 4), comment="复审实地抽查未通过"),
+        profile=profile_of(cluster),
+    )
     return cluster
 
 

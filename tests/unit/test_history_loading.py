@@ -15,7 +15,7 @@ import pytest
 
 from domain.facts import AppealOutcome, ChangeKind
 from domain.history import EventRef, case_at_refs, replayable_prefix, versions_to_load
-from tests.unit.cluster_steps import appeal, appeal_decision_meta, fj_county, fj_revoked
+from tests.unit.cluster_steps import appeal, appeal_decision_meta, fj_county, fj_revoked, profile_of
 
 TODAY = date(2026, 1, 15)
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
@@ -27,7 +27,8 @@ def _history() -> tuple[list[EventRef], dict[int, Any]]:
     cluster.decide_appeal(appeal_decision_meta(date(2025, 11, 14)), AppealOutcome.OVERTURNED)
     for i in range(12):
         back_and_forth = date(2023, 6, 1) + timedelta(days=(i * 97) % 700)
-        cluster.report_major_change(fj_county(back_and_forth), ChangeKind.SPATIAL_SCOPE, f"{i}")
+        cluster.report_major_change(fj_county(back_and_forth), ChangeKind.SPATIAL_SCOPE, f"{i}",
+            profile=profile_of(cluster))
     events: dict[int, Any] = {int(e.originator_version): e for e in cluster.collect_events()}
     refs = [
         EventRef(

@@ -29,7 +29,9 @@ from api.i18n.catalogue import (
     placeholders,
 )
 from domain.errors import ConfigError
+from domain.programmes import ProgrammeProfile
 from infra.db_failures import Failure
+from infra.rules import load_programmes
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "infra", "projections", "api")
@@ -56,6 +58,10 @@ def _error_classes() -> set[str]:
     return found
 DETAIL_KEYWORDS_NOT_DETAILS = {"fields", "errors", "headers", "details", "title"}
 
+def _profiles() -> list[ProgrammeProfile]:
+    return list(load_programmes().profiles.values())
+
+
 # Codes computed at run time: (file, the code expression as written) -> (codes, details given).
 DYNAMIC_CODES: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("api/input_policy.py", "_character_code(char)"): (
@@ -63,11 +69,19 @@ DYNAMIC_CODES: dict[tuple[str, str], tuple[set[str], set[str]]] = {
          "text_invisible_character"},
         {"field", "position", "code_point"},
     ),
-    ("domain/cluster.py", "f'{code_prefix}_before_certification'"): (
+    ("domain/stage.py", "f'{code_prefix}_before_certification'"): (
         {"annual_report_before_certification", "assessment_before_certification"}, {"year"},
     ),
-    ("domain/cluster.py", "f'{code_prefix}_year_not_over'"): (
+    ("domain/stage.py", "f'{code_prefix}_year_not_over'"): (
         {"annual_report_year_not_over", "assessment_year_not_over"}, {"year"},
+    ),
+    # Codes a programme profile names (domain/rules/programmes.toml), raised by the rule that
+    # reads the profile.
+    ("domain/cluster.py", "required.code"): (
+        {r.code for p in _profiles() for r in p.dossier_requires}, {"field"},
+    ),
+    ("domain/review.py", "profile.outside_region"): (
+        {p.outside_region for p in _profiles()}, {"region", "county_code"},
     ),
     # The exception map passes on the code of the exception it answers.
     ("api/errors.py", "exc.code"): (set(), set()),

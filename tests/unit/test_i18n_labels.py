@@ -7,13 +7,12 @@ from decimal import Decimal
 from typing import get_args
 
 import pytest
-from eventsourcing.domain import Aggregate
 
 from api.i18n import label, problem_text, t
 from api.i18n.catalogue import LOCALES, catalogue
 from domain.actors import Role
 from domain.case import Status
-from domain.cluster import Cluster
+from domain.cluster import cluster_event_classes
 from domain.commands import Command
 from domain.facts import AppealOutcome, ChangeKind, Ground, ScoreStage
 from domain.regions import Level
@@ -24,12 +23,7 @@ from projections.queries import STATUS_VALUES
 
 
 def _event_names() -> list[str]:
-    return [
-        name
-        for name, value in vars(Cluster).items()
-        if isinstance(value, type) and issubclass(value, Aggregate.Event)
-        and name not in {"Event", "Created"}  # the aggregate's own base classes
-    ]
+    return list(cluster_event_classes())
 
 
 def _fund_use_categories() -> set[str]:

@@ -113,7 +113,7 @@ def test_a_jurisdiction_not_in_the_region_table_is_unknown(role: Role, code: str
 
 def test_the_demo_users_tokens_hold_consistent_claims() -> None:
     """`cluster-ledger serve` prints a token for each demo user: the API must accept them."""
-    from infra.commands.core import DEMO_USERS
+    from api.cli.core import DEMO_USERS
 
     assert {role for _, role, _, _ in DEMO_USERS} == set(Role)
     for _, role, jurisdiction, _ in DEMO_USERS:

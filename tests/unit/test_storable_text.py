@@ -15,7 +15,7 @@ from infra.rules import load_regions, load_rulebook
 from projections.folds import Rules, deadline_rows, encode_digest, fold_log, status_row
 from projections.text import restore, storable
 from tests.factories import fj_dossier
-from tests.unit.cluster_steps import fj_applied, fj_certified, fj_county
+from tests.unit.cluster_steps import fj_applied, fj_certified, fj_county, profile_of
 
 
 @cache
@@ -82,7 +82,9 @@ def test_folds_keep_the_storable_form_of_every_text_from_an_event() -> None:
 def test_a_major_change_keeps_the_storable_form() -> None:
     cluster = fj_certified()
     on = date(2024, 6, 3)
-    cluster.report_major_change(fj_county(on), ChangeKind.LEADING_INDUSTRY, "智能\x00系统")
-    cluster.report_major_change(fj_county(on), ChangeKind.OPERATING_UNIT, "\\u0000")
+    cluster.report_major_change(fj_county(on), ChangeKind.LEADING_INDUSTRY, "智能\x00系统",
+        profile=profile_of(cluster))
+    cluster.report_major_change(fj_county(on), ChangeKind.OPERATING_UNIT, "\\u0000",
+        profile=profile_of(cluster))
     (digest,) = fold_log(enumerate(cluster.collect_events(), start=1), rules()).values()
     assert (digest.leading_industry, digest.operating_unit) == ("智能\\u0000系统", "\\\\u0000")

@@ -7,8 +7,9 @@ from datetime import date
 
 import msgspec
 
-from infra.audit.report import _yuan, render_report
-from infra.audit.verify import KEY_EMBEDDED, KEY_EMBEDDED_TRUSTED, KEY_GIVEN, VerifyReport
+from api.cli.verify_report import _yuan, render_report
+from infra.audit.verify import KEY_EMBEDDED, KEY_EMBEDDED_TRUSTED, KEY_GIVEN
+from projections.audit_replay import VerifyReport
 from projections.summary import FundingTotal, StatusCount, Summary
 
 

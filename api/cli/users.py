@@ -3,7 +3,7 @@
 A password is read from standard input (`--password-stdin`: one line, its line ending
 removed), never from the command line, where other users of the machine could read it in the
 process list and where it would stay in the shell's history. A refusal is one line on stderr
-and exit status 2 (`infra.cli.main`).
+and exit status 2 (`api.cli.main`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from infra.audit.verify import KEY_EMBEDDED_TRUSTED, VerifyReport
+from infra.audit.verify import KEY_EMBEDDED_TRUSTED
+from projections.audit_replay import VerifyReport
 
 
 def _yuan(fen: int) -> str:

@@ -277,10 +277,10 @@ def _read_public_key(shown: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from infra.audit.report import render_report
-    from infra.audit.verify import verify_file
+    from api.cli.verify_report import render_report
     from infra.progress import Progress
     from infra.rules import load_regions, load_rulebook
+    from projections.audit_replay import verify_file
     from projections.folds import Rules
 
     path = Path(args.file)

@@ -1,7 +1,8 @@
-"""`cluster-ledger`: the console command.
+"""`cluster-ledger` (or `python -m api.cli`): the console command.
 
-Each sub-command lives in the module named in `COMMAND_MODULES`, which exposes
-`register(subparsers)`; modules are imported only when the command line is parsed.
+It sits on top of every other package (`serve` runs the ASGI app, `verify` the read side's
+folds), hence in `api/`. Each sub-command lives in the module named in `COMMAND_MODULES`, which
+exposes `register(subparsers)`; modules are imported only when the command line is parsed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = (
-    "infra.commands.core",  # migrate, serve, demo, token, calendar
-    "infra.commands.audit",  # export, verify, checkpoint
-    "infra.commands.project",  # project run | rebuild NAME | status
-    "infra.commands.bench",  # bench-data --scale N
-    "infra.commands.users",  # user add | passwd | disable | list
+    "api.cli.core",  # migrate, serve, demo, token, calendar
+    "api.cli.audit",  # export, verify, checkpoint
+    "api.cli.project",  # project run | rebuild NAME | status
+    "api.cli.users",  # user add | passwd | disable | list
 )
 
 
@@ -51,7 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,12 +25,6 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(handler=cmd_serve)
 
     demo = subparsers.add_parser("demo", help="load the demo data set (only into an empty store)")
-    demo.add_argument(
-        "--scale",
-        type=int,
-        default=None,
-        help="instead: N synthetic clusters (~100 events each) for benchmarks (bench-data)",
-    )
     demo.set_defaults(handler=cmd_demo)
 
     token = subparsers.add_parser("token", help="mint a bearer token for a user")
@@ -56,16 +50,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.scale is not None:
-        from infra.commands.bench import cmd_bench_data
-
-        return cmd_bench_data(
-            argparse.Namespace(
-                scale=args.scale, seed=1, horizon=None, workers=2, batch=5,
-                long_case_events=1000, force=False,
-            )
-        )
+def cmd_demo(_: argparse.Namespace) -> int:
     from infra.database import database
     from infra.migrations import migrate
 
@@ -116,7 +101,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from infra.rules import load_regions
 
     role = Role(args.role)
-    # A token the API would refuse is not minted: one line, exit 2 (`infra.cli.main`).
+    # A token the API would refuse is not minted: one line, exit 2 (`api.cli.main`).
     check_jurisdiction_level(role, args.jurisdiction, load_regions())
     settings = Settings.from_env()
     actor = Actor(
