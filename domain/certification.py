@@ -210,7 +210,6 @@ class RenewalDecisionBody(CommandBody, kw_only=True):
     Command.CERTIFY,
     body=CertifyBody,
     path="/certification",
-    operation_id="certify",
     summary="Certify (FJ) or record MIIT's certification (XM)",
 )
 def certify(
@@ -228,7 +227,6 @@ def certify(
     Command.REJECT,
     body=RejectBody,
     path="/rejection",
-    operation_id="reject",
     summary="Reject (FJ) or record MIIT's rejection (XM)",
 )
 def reject(
@@ -242,7 +240,6 @@ def reject(
     Command.REQUEST_RENEWAL,
     body=RenewalRequestBody,
     path="/renewal",
-    operation_id="requestRenewal",
     summary="Apply for renewal review",
 )
 def request_renewal(
@@ -257,7 +254,6 @@ def request_renewal(
     Command.DECIDE_RENEWAL,
     body=RenewalDecisionBody,
     path="/renewal/decision",
-    operation_id="decideRenewal",
     summary="Decide the renewal review",
 )
 def decide_renewal(

@@ -5,14 +5,14 @@ A stage module declares each of its commands with `@command(...)` on the functio
 (`act`); the registry (`commands()`, `spec_of()`) is what the rest is derived from: the API's
 routes and OpenAPI operations (`api.routes.commands`), the application's one generic path
 (`infra.application.ClusterLedger.execute`), and the checks that no command lacks a route or a
-permission. `Command` names a command; the permission matrix (`domain.permissions`) is keyed
-by it.
+permission. `Command` names a command; the permission matrix (the programme profiles' `steps`,
+`domain/rules/programmes.toml`) is keyed by it.
 
 An act is pure: it reads the case, the body, and what it needs from outside the aggregate
-through `rules` (the rulebook version in force, calendar-based periods and notices, the
-eligibility report, the entitlement), and calls the aggregate's command method. It returns the
-other aggregates to save with the case (e.g. a voucher's uniqueness index), or None. An act
-that opens a case takes no case and returns the new one.
+through `rules` (the programme's profile, the rulebook version in force, calendar-based
+periods and notices, the eligibility report, the entitlement), and calls the aggregate's
+command method. It returns the other aggregates to save with the case (e.g. a voucher's
+uniqueness index), or None. An act that opens a case takes no case and returns the new one.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ _PATH_PARAMETER = re.compile(r"\{(\w+):(\w+)\}")
 
 @dataclass(frozen=True, kw_only=True)
 class CommandSpec(Generic[B]):
-    command: Command  # the permission it needs (domain.permissions) and its name in the log
+    command: Command  # the permission it needs (the programme profiles' `steps`)
     body: type[B]  # its request body
     path: str  # its route below the case ("/recommendation"); "" for a command opening one
     operation_id: str
@@ -167,18 +167,20 @@ def command(
     *,
     body: type[CommandBody],
     path: str,
-    operation_id: str,
     summary: str,
     opens_case: bool = False,
 ) -> Callable[[F], F]:
-    """Declare the decorated act as the command `which` (see the module's docstring)."""
+    """Declare the decorated act as the command `which` (see the module's docstring). Its
+    OpenAPI operation id is the act's name in camelCase (`decline_to_recommend`:
+    `declineToRecommend`)."""
 
     def register(act: F) -> F:
+        first, *rest = act.__name__.split("_")
         spec = CommandSpec(
             command=which,
             body=body,
             path=path,
-            operation_id=operation_id,
+            operation_id=first + "".join(word.capitalize() for word in rest),
             summary=summary,
             description=inspect.cleandoc(act.__doc__ or ""),
             opens_case=opens_case,
@@ -222,5 +224,9 @@ def commands() -> tuple[CommandSpec[Any], ...]:
 
 
 def spec_of(which: Command) -> CommandSpec[Any]:
-    by_command = {spec.command: spec for spec in commands()}
-    return by_command[which]
+    return _by_command()[which]
+
+
+@functools.cache
+def _by_command() -> dict[Command, CommandSpec[Any]]:
+    return {spec.command: spec for spec in commands()}

@@ -361,7 +361,6 @@ class RectificationBody(CommandBody, kw_only=True):
     Command.SUBMIT_FUND_USE_PLAN,
     body=FundUsePlanBody,
     path="/fund-use-plans",
-    operation_id="submitFundUsePlan",
     summary="Submit the annual fund-use plan",
 )
 def submit_fund_use_plan(
@@ -382,7 +381,6 @@ def submit_fund_use_plan(
     Command.REVIEW_FUND_USE_PLAN,
     body=FundUsePlanReviewBody,
     path="/fund-use-plans/{funding_year:int}/review",
-    operation_id="reviewFundUsePlan",
     summary="District's initial review of a plan",
 )
 def review_fund_use_plan(
@@ -402,7 +400,6 @@ def review_fund_use_plan(
     Command.APPROVE_SUBSIDY,
     body=SubsidyApprovalBody,
     path="/subsidy-approvals",
-    operation_id="approveSubsidy",
     summary="City approves a year's subsidy",
 )
 def approve_subsidy(
@@ -421,7 +418,6 @@ def approve_subsidy(
     Command.PAY_SUBSIDY,
     body=PaymentBody,
     path="/payments",
-    operation_id="paySubsidy",
     summary="Record a subsidy payment",
 )
 def pay_subsidy(
@@ -437,7 +433,6 @@ def pay_subsidy(
     Command.RECORD_AUDIT_FINDING,
     body=AuditFindingBody,
     path="/audit-findings",
-    operation_id="recordAuditFinding",
     summary="Record a special-audit finding",
 )
 def record_audit_finding(
@@ -452,7 +447,6 @@ def record_audit_finding(
     Command.CONFIRM_RECTIFICATION,
     body=RectificationBody,
     path="/audit-findings/{number:int}/rectification-confirmations",
-    operation_id="confirmRectification",
     summary="Confirm a rectification",
 )
 def confirm_rectification(

@@ -303,7 +303,6 @@ class MajorChangeBody(CommandBody, kw_only=True):
     Command.FILE_ANNUAL_REPORT,
     body=AnnualReportBody,
     path="/annual-reports",
-    operation_id="fileAnnualReport",
     summary="File an annual report",
 )
 def file_annual_report(
@@ -320,7 +319,6 @@ def file_annual_report(
     Command.SCORE,
     body=ScoreBody,
     path="/scores",
-    operation_id="score",
     summary="Record an annual assessment score (XM)",
 )
 def score(cluster: Cluster, meta: EventMeta, body: ScoreBody, rules: Rules) -> None:
@@ -346,7 +344,6 @@ def score(cluster: Cluster, meta: EventMeta, body: ScoreBody, rules: Rules) -> N
     Command.REPORT_MAJOR_CHANGE,
     body=MajorChangeBody,
     path="/major-changes",
-    operation_id="reportMajorChange",
     summary="Report a major change",
 )
 def report_major_change(

@@ -300,7 +300,6 @@ def _check_located(dossier: Dossier, profile: ProgrammeProfile, regions: Regions
     Command.APPLY,
     body=ApplyBody,
     path="",
-    operation_id="applyForCertification",
     summary="Apply: open a case",
     opens_case=True,
 )
@@ -324,7 +323,6 @@ def apply_for_certification(meta: EventMeta, body: ApplyBody, rules: Rules) -> C
     Command.RECOMMEND,
     body=RecommendBody,
     path="/recommendation",
-    operation_id="recommend",
     summary="City recommends the case",
 )
 def recommend(cluster: Cluster, meta: EventMeta, body: RecommendBody, rules: Rules) -> None:
@@ -340,7 +338,6 @@ def recommend(cluster: Cluster, meta: EventMeta, body: RecommendBody, rules: Rul
     Command.DECLINE,
     body=DeclineBody,
     path="/decline",
-    operation_id="declineToRecommend",
     summary="City does not recommend the case",
 )
 def decline_to_recommend(
@@ -354,7 +351,6 @@ def decline_to_recommend(
     Command.SHORTLIST,
     body=ShortlistBody,
     path="/shortlist",
-    operation_id="shortlist",
     summary="Province shortlists: public notice opens",
 )
 def shortlist(
@@ -371,7 +367,6 @@ def shortlist(
     Command.RAISE_OBJECTION,
     body=ObjectionBody,
     path="/objections",
-    operation_id="raiseObjection",
     summary="Record an objection to a notice",
 )
 def raise_objection(
@@ -386,7 +381,6 @@ def raise_objection(
     Command.RESOLVE_OBJECTION,
     body=ResolveObjectionBody,
     path="/objections/{number:int}/resolution",
-    operation_id="resolveObjection",
     summary="Resolve an objection",
 )
 def resolve_objection(

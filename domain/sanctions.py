@@ -200,7 +200,6 @@ class AppealDecisionBody(CommandBody, kw_only=True):
     Command.REVOKE,
     body=RevocationBody,
     path="/revocation",
-    operation_id="revoke",
     summary="Revoke the certification",
 )
 def revoke(cluster: Cluster, meta: EventMeta, body: RevocationBody, rules: Rules) -> None:
@@ -227,7 +226,6 @@ def revoke(cluster: Cluster, meta: EventMeta, body: RevocationBody, rules: Rules
     Command.APPEAL,
     body=AppealBody,
     path="/appeals",
-    operation_id="appeal",
     summary="Appeal a revocation",
 )
 def appeal(
@@ -246,7 +244,6 @@ def appeal(
     Command.DECIDE_APPEAL,
     body=AppealDecisionBody,
     path="/appeals/decision",
-    operation_id="decideAppeal",
     summary="Decide an appeal",
 )
 def decide_appeal(
