@@ -27,26 +27,28 @@ import msgspec
 
 from domain.calendar import Deadline, WorkingDayCalendar
 from domain.errors import NotFound
+from domain.governance import governing_version
 from domain.money import Fen
-from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
+from domain.programmes import ProgrammeProfile
+from domain.rulebook import PeriodRule, Rulebook, RulebookVersion
 from domain.subsidy import entitlement as band_amount
 
 # ---- annual report ---------------------------------------------------------------------------
 
 
 def annual_report_rulebook(
-    rulebook: Rulebook, programme: Programme | str, year: int, recorded_version: str
+    rulebook: Rulebook, profile: ProgrammeProfile, year: int, recorded_version: str
 ) -> RulebookVersion:
     """The rulebook version whose deadline applies to the annual report on `year`.
 
-    The obligation arises when the year is over, so the version in force on 1 January of the
-    following year decides, whenever the report is filed (a report filed late under a newer
-    version keeps its due date). Where no version of the programme is in force yet on that
-    day (a case applied under a version that took effect later), the version recorded on the
-    case (`recorded_version`, the last one an event recorded) stands in.
+    The obligation arises when the year is over, so the version governing the programme on 1
+    January of the following year decides (`domain.governance`: the latest layer in force, else
+    the scheme), whenever the report is filed (a report filed late under a newer version keeps
+    its due date). Where none is in force yet on that day, the version recorded on the case
+    (`recorded_version`, the last one an event recorded) stands in.
     """
     try:
-        return rulebook.in_force(Programme(programme), date(year + 1, 1, 1))
+        return governing_version(rulebook, profile, date(year + 1, 1, 1))
     except NotFound:
         return rulebook.get(recorded_version)
 

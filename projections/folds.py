@@ -35,6 +35,8 @@ from msgspec.structs import replace
 from domain.cluster import Cluster
 from domain.errors import InvalidInput, NotFound
 from domain.facts import AppealOutcome, ChangeKind, ScoreStage
+from domain.governance import governing_version
+from domain.programmes import Programmes
 from domain.readings import annual_report_due as report_due_under
 from domain.readings import (
     annual_report_rulebook,
@@ -43,7 +45,7 @@ from domain.readings import (
     remaining_fen,
 )
 from domain.regions import Regions
-from domain.rulebook import Programme, Rulebook
+from domain.rulebook import Rulebook
 from domain.status import EXPIRED as EXPIRED  # noqa: PLC0414 - re-exported for the read side
 from domain.status import Status, lapses_on, status_on
 from domain.voucher import VoucherIndex
@@ -52,9 +54,11 @@ from projections.text import storable, storable_or_none
 
 @dataclass(frozen=True)
 class Rules:
-    """The reference data a fold reads: the dated rulebook and the region table."""
+    """The reference data a fold reads: the dated rulebook, the programme profiles and the
+    region table."""
 
     rulebook: Rulebook
+    programmes: Programmes
     regions: Regions
 
 
@@ -623,7 +627,9 @@ def _estimated_entitlement(
     entitlement`); None while the rulebook cannot say (no final score of the assessment it
     depends on yet, no such funding year, a score outside its scale)."""
     try:
-        version = rules.rulebook.in_force(Programme(digest.programme), funding.plan_submitted_on)
+        version = governing_version(
+            rules.rulebook, rules.programmes.get(digest.programme), funding.plan_submitted_on
+        )
         return entitlement(version, funding.funding_year, digest.assessments)
     except (NotFound, InvalidInput):
         return None
@@ -692,7 +698,7 @@ def annual_report_due(digest: ClusterDigest, year: int, rules: Rules) -> date:
     """Due date of the case's report on `year` (`domain.readings.annual_report_due` under the
     version `domain.readings.annual_report_rulebook` picks)."""
     version = annual_report_rulebook(
-        rules.rulebook, digest.programme, year, digest.rulebook_version
+        rules.rulebook, rules.programmes.get(digest.programme), year, digest.rulebook_version
     )
     return report_due_under(version, year)
 

@@ -224,7 +224,8 @@ def test_the_report_deadline_on_the_board_is_the_due_date_the_command_records(
     year = int(owed.subject)
     case = _case(ledger, cid)
     version = annual_report_rulebook(
-        ledger.services.rulebook, Programme.FJ, year, case.rulebook_version
+        ledger.services.rulebook, ledger.services.programmes.get(Programme.FJ), year,
+        case.rulebook_version,
     )
     assert owed.due_on == annual_report_due(version, year) == date(year + 1, 3, 30)
     # Filed on the due day through the command: the case records the same date, in time.

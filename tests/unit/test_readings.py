@@ -27,6 +27,7 @@ from domain.readings import (
     remaining_fen,
 )
 from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion, parse_rulebook_version
+from infra.rules import load_programmes
 
 RULES = Path(__file__).resolve().parents[2] / "domain" / "rules"
 
@@ -38,6 +39,7 @@ def load(name: str) -> RulebookVersion:
 XM, FJ = load("xm-2024.toml"), load("fj-2022.toml")
 NATIONAL_2022, NATIONAL_2024 = load("national-2022.toml"), load("national-2024.toml")
 RULEBOOK = Rulebook((FJ, XM, NATIONAL_2022, NATIONAL_2024))
+XM_PROFILE = load_programmes().get(Programme.XM)
 
 
 def assessed(number: int, final: str | None, *grounds: str, initial: str = "75") -> Assessment:
@@ -65,19 +67,20 @@ def test_a_report_filed_on_the_due_day_is_in_time_and_the_day_after_is_late() ->
 
 def test_the_version_in_force_when_the_year_is_over_sets_the_deadline() -> None:
     # MIIT moved the deadline from April 30 to March 31 from 2024 (national-2024.toml).
-    for_2022 = annual_report_rulebook(RULEBOOK, Programme.NATIONAL, 2022, "NATIONAL-2022")
-    for_2023 = annual_report_rulebook(RULEBOOK, Programme.NATIONAL, 2023, "NATIONAL-2022")
+    # Before Xiamen's rules, MIIT's measures govern a national cluster in Xiamen.
+    for_2022 = annual_report_rulebook(RULEBOOK, XM_PROFILE, 2022, "NATIONAL-2022")
+    for_2023 = annual_report_rulebook(RULEBOOK, XM_PROFILE, 2023, "NATIONAL-2022")
     assert for_2022.id == "NATIONAL-2022"
     assert annual_report_due(for_2022, 2022) == date(2023, 4, 30)
     assert for_2023.id == "NATIONAL-2024"
     assert annual_report_due(for_2023, 2023) == date(2024, 3, 31)
 
 
-def test_the_recorded_version_stands_in_where_none_is_in_force_yet() -> None:
-    # XM-2024 took effect on 2024-11-25: nothing of XM was in force on 2024-01-01.
-    version = annual_report_rulebook(RULEBOOK, "XM", 2023, "XM-2024")
+def test_xiamens_layer_sets_the_deadline_from_the_first_year_over_after_it() -> None:
+    # XM-2024 took effect on 2024-11-25: the report on 2024 falls due under it (April 30).
+    version = annual_report_rulebook(RULEBOOK, XM_PROFILE, 2024, "NATIONAL-2022")
     assert version.id == "XM-2024"
-    assert annual_report_due(version, 2023) == date(2024, 4, 30)
+    assert annual_report_due(version, 2024) == date(2025, 4, 30)
 
 
 # ---- entitlement -----------------------------------------------------------------------------
