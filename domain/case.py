@@ -16,27 +16,17 @@ import types
 import typing
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from domain.facts import AppealOutcome, ChangeKind, Dossier, Ground, PlanLine
-
-
-class Status(StrEnum):
-    APPLIED = "applied"  # awaiting city review
-    NOT_RECOMMENDED = "not_recommended"  # city declined (final)
-    RECOMMENDED = "recommended"  # awaiting province (FJ) or MIIT (XM)
-    UNDER_NOTICE = "under_notice"  # FJ: shortlisted and under public notice (公示)
-    REJECTED = "rejected"  # final
-    CERTIFIED = "certified"  # reads as "expired" past valid_until (derived by date)
-    RENEWAL_FAILED = "renewal_failed"
-    REVOKED = "revoked"
-
-
-FINAL_STATUSES = frozenset({Status.NOT_RECOMMENDED, Status.REJECTED})
+from domain.status import FINAL_STATUSES as FINAL_STATUSES  # noqa: PLC0414 - re-exported
+from domain.status import Status as Status  # noqa: PLC0414 - re-exported (home: domain.status)
+from domain.status import lapses_on as lapse_date
+from domain.status import status_on as status_read_on
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,16 +161,20 @@ class CaseState(msgspec.Struct, kw_only=True):
     audit_findings: list[AuditFinding] = msgspec.field(default_factory=list)
     last_effective_date: date | None = None
 
+    @property
+    def renewal_pending(self) -> bool:
+        """A renewal review is requested and not yet decided."""
+        return self.renewal is not None and self.renewal.passed is None
+
+    @property
+    def lapses_on(self) -> date | None:
+        """The first day the case reads expired (`domain.status.lapses_on`), or None."""
+        return lapse_date(self.status, self.valid_until, self.renewal_pending)
+
     def status_on(self, day: date) -> str:
-        """Status as a reader sees it on `day`: a certification past its validity reads expired."""
-        if (
-            self.status == Status.CERTIFIED
-            and self.valid_until is not None
-            and day > self.valid_until
-            and not (self.renewal and self.renewal.passed is None)
-        ):
-            return "expired"
-        return str(self.status)
+        """Status as a reader sees it on `day`: a certification past its validity reads expired
+        (`domain.status.status_on`)."""
+        return status_read_on(self.status, self.lapses_on, day)
 
     def open_objections(self, subject: str) -> list[Objection]:
         return [o for o in self.objections if o.subject == subject and o.resolution is None]

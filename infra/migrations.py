@@ -221,6 +221,23 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ON county_code, left(county_code, 4) FROM proj_status;
         ANALYZE proj_status;
         """),
+    (104, "projection: status board stores the day a certification lapses", """
+        -- domain.status.lapses_on, computed by the fold (projections.folds.status_row) and
+        -- stored: the board reads the status on a date by comparing this date with it
+        -- (projections/queries.py, status_on_sql) instead of restating the expiry rule in SQL.
+        -- The backfill gives the rows already in the view the value the fold would store (a
+        -- certification lapses the day after its last valid day unless a renewal is pending);
+        -- from here on only the fold writes it. The partial index serves the board's "expired"
+        -- filter (`lapses_on <= <date>` implies `IS NOT NULL`): the few lapsed rows are found
+        -- without walking every row; every other row (not certified) stays out of it.
+        ALTER TABLE proj_status ADD COLUMN IF NOT EXISTS lapses_on date;
+        UPDATE proj_status SET lapses_on = valid_until + 1
+            WHERE status = 'certified' AND valid_until IS NOT NULL AND NOT renewal_pending
+              AND valid_until < '9999-12-31'::date;  -- as Python's date.max: never lapses
+        CREATE INDEX IF NOT EXISTS proj_status_lapses_idx
+            ON proj_status (lapses_on) WHERE lapses_on IS NOT NULL;
+        ANALYZE proj_status;
+        """),
     (300, "web sign-in: local accounts, sessions, failed sign-in throttle", r"""
         -- infra/accounts.py and infra/sessions.py. A username is the `Actor.user_id` that goes
         -- into events: lower case, so that two spellings never name two people.

@@ -32,24 +32,33 @@ import msgspec
 from eventsourcing.utils import resolve_topic
 from msgspec.structs import replace
 
-from domain.case import Status
 from domain.cluster import Cluster
-from domain.errors import NotFound, RuleViolation
+from domain.errors import InvalidInput, NotFound
 from domain.facts import AppealOutcome, ChangeKind, ScoreStage
+from domain.governance import governing_version
+from domain.programmes import Programmes
+from domain.readings import annual_report_due as report_due_under
+from domain.readings import (
+    annual_report_rulebook,
+    entitlement,
+    in_time,
+    remaining_fen,
+)
 from domain.regions import Regions
-from domain.rulebook import Programme, Rulebook, RulebookVersion
-from domain.subsidy import entitlement
+from domain.rulebook import Rulebook
+from domain.status import EXPIRED as EXPIRED  # noqa: PLC0414 - re-exported for the read side
+from domain.status import Status, lapses_on, status_on
 from domain.voucher import VoucherIndex
 from projections.text import storable, storable_or_none
-
-EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The reference data a fold reads: the dated rulebook and the region table."""
+    """The reference data a fold reads: the dated rulebook, the programme profiles and the
+    region table."""
 
     rulebook: Rulebook
+    programmes: Programmes
     regions: Regions
 
 
@@ -115,7 +124,7 @@ class ClusterDigest(msgspec.Struct, frozen=True, kw_only=True):
     county_code: str
     leading_industry: str
     operating_unit: str | None
-    status: str  # as recorded; `derived_status` reads a lapsed certification as expired
+    status: str  # as recorded; a lapsed certification reads expired (`domain.status`)
     applied_on: date
     rulebook_version: str  # the last version an event recorded
     notice_ends_on: date | None = None  # certification public notice (FJ Art. 13)
@@ -156,11 +165,12 @@ class StatusRow(msgspec.Struct, frozen=True, kw_only=True):
     county_code: str
     leading_industry: str
     operating_unit: str | None
-    status: str  # as recorded; read it through `derived_status`
+    status: str  # as recorded; read it on a date with `domain.status.status_on(status, lapses_on)`
     applied_on: date
     certified_on: date | None
     valid_until: date | None
     renewal_pending: bool
+    lapses_on: date | None  # first day it reads expired (`domain.status.lapses_on`)
     last_report_year: int | None
     last_final_score: Decimal | None
     next_due_on: date | None
@@ -535,15 +545,9 @@ def _appeal_decided(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDiges
 
 
 def derived_status(status: str, valid_until: date | None, renewal_pending: bool, on: date) -> str:
-    """Status as a reader sees it on `on` (mirrors `CaseState.status_on`)."""
-    if (
-        status == Status.CERTIFIED
-        and valid_until is not None
-        and on > valid_until
-        and not renewal_pending
-    ):
-        return EXPIRED
-    return status
+    """Status as a reader sees it on `on`, from the recorded inputs: `domain.status`'s
+    `status_on` of its `lapses_on` (as `CaseState.status_on`)."""
+    return status_on(status, lapses_on(status, valid_until, renewal_pending), on)
 
 
 def status_row(digest: ClusterDigest, rules: Rules) -> StatusRow:
@@ -565,6 +569,7 @@ def status_row(digest: ClusterDigest, rules: Rules) -> StatusRow:
         certified_on=digest.certified_on,
         valid_until=digest.valid_until,
         renewal_pending=digest.renewal_pending,
+        lapses_on=lapses_on(digest.status, digest.valid_until, digest.renewal_pending),
         last_report_year=max(digest.reports) if digest.reports else None,
         last_final_score=last_final.final_score if last_final else None,
         next_due_on=upcoming.due_on if upcoming else None,
@@ -606,7 +611,7 @@ def funding_rows(digest: ClusterDigest, rules: Rules) -> list[FundingRow]:
                 notice_ends_on=funding.notice_ends_on,
                 notice_provisional=funding.notice_provisional,
                 paid_fen=paid,
-                remaining_fen=funding.approved_fen - paid,
+                remaining_fen=remaining_fen(funding.approved_fen, paid),
                 payments=funding.payments,
                 rulebook_version=funding.rulebook_version,
                 position=digest.position,
@@ -618,29 +623,15 @@ def funding_rows(digest: ClusterDigest, rules: Rules) -> list[FundingRow]:
 def _estimated_entitlement(
     digest: ClusterDigest, funding: FundingDigest, rules: Rules
 ) -> int | None:
-    """What the rulebook in force when the plan was submitted grants (XM Art. 10, 13);
-    None while the assessment it depends on has no final score."""
+    """What the rulebook in force when the plan was submitted grants (`domain.readings.
+    entitlement`); None while the rulebook cannot say (no final score of the assessment it
+    depends on yet, no such funding year, a score outside its scale)."""
     try:
-        version = rules.rulebook.in_force(Programme(digest.programme), funding.plan_submitted_on)
-        year_rule = version.subsidy_year(funding.funding_year)
-    except NotFound:
-        return None
-    if year_rule.by_assessment is None:
-        return entitlement(version, funding.funding_year, None)
-    assessment = next(
-        (
-            a for a in digest.assessments
-            if a.number == year_rule.by_assessment and a.final_score is not None
-        ),
-        None,
-    )
-    if assessment is None:
-        return None
-    if assessment.failed:
-        return 0  # XM Art. 10: a failed assessment gets no support
-    try:
-        return entitlement(version, funding.funding_year, assessment.final_score)
-    except RuleViolation:
+        version = governing_version(
+            rules.rulebook, rules.programmes.get(digest.programme), funding.plan_submitted_on
+        )
+        return entitlement(version, funding.funding_year, digest.assessments)
+    except (NotFound, InvalidInput):
         return None
 
 
@@ -704,21 +695,17 @@ def _first_unfiled_year(digest: ClusterDigest) -> int | None:
 
 
 def annual_report_due(digest: ClusterDigest, year: int, rules: Rules) -> date:
-    """Due date of the report on `year`: the rulebook in force when the year is over decides
-    (FJ: March 30, XM: April 30 of the following year); the version last recorded on the case
-    stands in when none is in force yet."""
-    version: RulebookVersion
-    try:
-        version = rules.rulebook.in_force(Programme(digest.programme), date(year + 1, 1, 1))
-    except NotFound:
-        version = rules.rulebook.get(digest.rulebook_version)
-    deadline = version.annual_report
-    return date(year + 1, deadline.month, deadline.day)
+    """Due date of the case's report on `year` (`domain.readings.annual_report_due` under the
+    version `domain.readings.annual_report_rulebook` picks)."""
+    version = annual_report_rulebook(
+        rules.rulebook, rules.programmes.get(digest.programme), year, digest.rulebook_version
+    )
+    return report_due_under(version, year)
 
 
 def is_overdue(row: DeadlineRow, on: date) -> bool:
-    """Overdue on `on`: the due date itself is still in time."""
-    return row.due_on < on
+    """Overdue on `on`: the due date itself is still in time (`domain.readings.in_time`)."""
+    return not in_time(row.due_on, on)
 
 
 # ---- codec for the digests the views store -------------------------------------------------

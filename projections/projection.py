@@ -30,9 +30,9 @@ TView = TypeVar("TView", bound=LedgerView)
 
 
 def load_rules() -> Rules:
-    from infra.rules import load_regions, load_rulebook
+    from infra.rules import load_programmes, load_regions, load_rulebook
 
-    return Rules(rulebook=load_rulebook(), regions=load_regions())
+    return Rules(rulebook=load_rulebook(), programmes=load_programmes(), regions=load_regions())
 
 
 class LedgerProjection(Projection[TView]):

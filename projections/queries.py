@@ -4,9 +4,10 @@ Lists are ordered by a unique key and paginated by keyset (`next` is an opaque c
 the last row's key). Every query is restricted to a set of counties: the caller's jurisdiction,
 already intersected with any region filter (see `api/routes/reads.py`).
 
-A certification past its validity without a pending renewal reads "expired": the status is
-derived at read time, on the date the caller gives (`STATUS_ON`), exactly like
-`projections.folds.derived_status`.
+A certification past its validity without a pending renewal reads "expired" on a date: the
+status view stores the day it lapses (`lapses_on`, computed by `domain.status.lapses_on` in the
+fold), and the SQL here only compares that stored day with the date the caller gives, as
+`domain.status.status_on` does in Python.
 """
 
 # SQL text here is assembled from constant table names and SQL fragments only. Every value
@@ -35,15 +36,15 @@ from uuid import UUID
 
 import msgspec
 
-from domain.case import Status
 from domain.errors import InvalidInput
 from domain.rulebook import Programme
+from domain.status import EXPIRED, STATUSES_READ, Status
 from infra.database import ConnectionInfo
-from projections.folds import EXPIRED, DeadlineKind, FundingRow, Payment
+from projections.folds import DeadlineKind, FundingRow, Payment
 from projections.schema import DEADLINES, FUNDING, STATUS
 from projections.summary import FundingTotal, StatusCount, Summary
 
-STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
+STATUS_VALUES = STATUSES_READ
 PROGRAMME_VALUES = frozenset(str(p) for p in Programme)
 _DIVISION_CODE = re.compile(r"\d{6}", re.ASCII)
 _LITERAL = re.compile(r"[a-z_]{1,40}", re.IGNORECASE | re.ASCII)
@@ -66,12 +67,9 @@ _FAR_FUTURE = "'infinity'::date"  # asyncpg reads it as date.max and writes date
 
 
 def status_on_sql(on_param: str) -> str:
-    """SQL for the status a reader sees on the date bound to `on_param`."""
-    return (
-        f"CASE WHEN status = '{Status.CERTIFIED}' AND valid_until IS NOT NULL "
-        f"AND valid_until < {on_param} AND NOT renewal_pending "
-        f"THEN '{EXPIRED}' ELSE status END"
-    )
+    """SQL for the status a reader sees on the date bound to `on_param`: `domain.status.
+    status_on` over the stored `lapses_on` (NULL: never lapses as recorded)."""
+    return f"CASE WHEN lapses_on <= {on_param} THEN '{EXPIRED}' ELSE status END"
 
 
 def status_filter_sql(on_param: str, status: str, value_sql: str) -> str:
@@ -79,19 +77,16 @@ def status_filter_sql(on_param: str, status: str, value_sql: str) -> str:
 
     The CASE of `status_on_sql` hides the `status` column from the planner's statistics (it
     guesses 0.5% of rows and sorts a bitmap scan instead of walking the sort index). The same
-    predicate, spelt out (the CASE only turns some "certified" rows into "expired"; its condition
-    is never NULL):
-      expired   -> the CASE's condition, or a recorded "expired"
-      certified -> recorded "certified" and not the CASE's condition
+    predicate, spelt out (only a "certified" row has a `lapses_on`, and the CASE turns it into
+    "expired" from that day):
+      expired   -> lapsed by the date (the partial index of migration 104 finds those rows)
+      certified -> recorded "certified" and not lapsed by the date
       any other -> recorded status equals it
     """
-    lapsed = (
-        f"(valid_until IS NOT NULL AND valid_until < {on_param} AND NOT renewal_pending)"
-    )
     if status == EXPIRED:
-        return f"((status = '{Status.CERTIFIED}' AND {lapsed}) OR status = {value_sql})"
+        return f"lapses_on <= {on_param}"
     if status == Status.CERTIFIED:
-        return f"(status = {value_sql} AND NOT {lapsed})"
+        return f"(status = {value_sql} AND (lapses_on IS NULL OR lapses_on > {on_param}))"
     return f"status = {value_sql}"
 
 

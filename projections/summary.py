@@ -4,8 +4,8 @@
 computes the same `Summary` with SQL over the view tables (`projections.queries.fetch_summary`).
 Both must agree to the fen.
 
-- Clusters are counted by status (as read on `on`: a lapsed certification is "expired"),
-  county, city and the year the case was applied for.
+- Clusters are counted by status (as read on `on` by `domain.status.status_on`: a lapsed
+  certification is "expired"), county, city and the year the case was applied for.
 - Funding is totalled by county, city and budget year (the year of the approval, or of the
   plan while it is unapproved; see `FundingRow.budget_year`).
 """
@@ -18,7 +18,8 @@ from datetime import date
 
 import msgspec
 
-from projections.folds import FundingRow, StatusRow, derived_status
+from domain.status import status_on
+from projections.folds import FundingRow, StatusRow
 
 
 class StatusCount(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,7 +51,7 @@ def summarise(
 ) -> Summary:
     counts: Counter[tuple[str, str, str, int]] = Counter(
         (
-            derived_status(r.status, r.valid_until, r.renewal_pending, on),
+            status_on(r.status, r.lapses_on, on),
             r.city_code,
             r.county_code,
             r.applied_on.year,

@@ -279,7 +279,7 @@ def _read_public_key(shown: str) -> str:
 def cmd_verify(args: argparse.Namespace) -> int:
     from api.cli.verify_report import render_report
     from infra.progress import Progress
-    from infra.rules import load_regions, load_rulebook
+    from infra.rules import load_programmes, load_regions, load_rulebook
     from projections.audit_replay import verify_file
     from projections.folds import Rules
 
@@ -289,7 +289,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         public_keys = [_read_public_key(name) for name in args.public_keys]
     except _Unusable as exc:
         return _complain("verify", str(exc))
-    rules = Rules(rulebook=load_rulebook(), regions=load_regions())
+    rules = Rules(rulebook=load_rulebook(), programmes=load_programmes(), regions=load_regions())
     with Progress("verify", unit="bytes", check_every=1 << 20) as progress:
         report = verify_file(
             path, rules, public_keys=public_keys, trust_embedded_key=args.trust_embedded_key,

@@ -24,7 +24,7 @@ from infra.application import ClusterLedger
 from infra.audit.checkpoints import create_due_checkpoints, list_checkpoints, signer_for
 from infra.audit.format import LINE_DECODER, EndLine, EventLine, Header
 from infra.database import ConnectionInfo
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 from infra.settings import Settings
 from projections.audit_replay import verify_lines
 from projections.folds import Rules
@@ -146,7 +146,7 @@ def test_exported_log_verifies_offline_with_the_published_key(
     body = client.get("/api/audit/events", headers=auth("auditor", FJ_PROVINCE)).content
     report = verify_lines(
         body.splitlines(keepends=True),
-        Rules(rulebook=load_rulebook(), regions=load_regions()),
+        Rules(rulebook=load_rulebook(), programmes=load_programmes(), regions=load_regions()),
         public_keys=[key["public_key"]],
     )
     assert report.ok, report.problems

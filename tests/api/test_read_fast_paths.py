@@ -21,6 +21,7 @@ from api.auth import ALGORITHM, TokenIssuer, TokenVerifier
 from api.routes.reads import CSV, wants_csv
 from api.scope import region_scope, visible_counties
 from domain.actors import Actor, Role
+from domain.status import Status, lapses_on, status_on
 from infra.database import ConnectionInfo
 from infra.rules import load_regions
 from projections.queries import (
@@ -47,19 +48,26 @@ async def _connect(info: ConnectionInfo) -> asyncpg.Connection:
 def test_the_spelt_out_status_filter_selects_what_the_derived_status_selects(
     migrated: ConnectionInfo,
 ) -> None:
+    """Over rows as the fold stores them (every recorded status, validity ending before, on and
+    after the date or not at all, renewal pending or not, `lapses_on` by the domain), the SQL
+    CASE, the spelt-out filter and `domain.status.status_on` select the same rows."""
     on = date(2030, 6, 15)
-    statuses = sorted(STATUS_VALUES)  # "expired" is never recorded, but the filter allows it
-    valid = [None, on - timedelta(days=1), on, on + timedelta(days=1)]
-    rows = list(itertools.product(statuses, valid, [False, True]))
-    values = ", ".join(
-        f"({i}, '{s}', {_date_sql(v)}, {p})" for i, (s, v, p) in enumerate(rows)
-    )
-    table = f"(VALUES {values}) AS t(id, status, valid_until, renewal_pending)"
+    valid = [None, on - timedelta(days=2), on - timedelta(days=1), on, on + timedelta(days=1)]
+    rows = [
+        (str(s), v, p, lapses_on(s, v, p))
+        for s, v, p in itertools.product(Status, valid, [False, True])
+    ]
+    values = ", ".join(f"({i}, '{s}', {_date_sql(lapse)})" for i, (s, _, _, lapse) in
+                       enumerate(rows))
+    table = f"(VALUES {values}) AS t(id, status, lapses_on)"
+    statuses = sorted(STATUS_VALUES)  # the recorded ones and "expired"
 
     async def scenario() -> None:
         conn = await _connect(migrated)
         try:
             for status in statuses:
+                in_python = [i for i, (s, _, _, lapse) in enumerate(rows)
+                             if status_on(s, lapse, on) == status]
                 derived = await conn.fetch(
                     f"SELECT id FROM {table} WHERE {status_on_sql('$1')} = $2 ORDER BY id",  # noqa: S608
                     on, status,
@@ -71,7 +79,9 @@ def test_the_spelt_out_status_filter_selects_what_the_derived_status_selects(
                     "ORDER BY id",
                     on,
                 )
+                assert [r["id"] for r in derived] == in_python, status
                 assert spelt == derived, status
+            assert any(status_on(s, lapse, on) == "expired" for s, _, _, lapse in rows)
         finally:
             await conn.close()
 

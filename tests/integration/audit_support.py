@@ -26,7 +26,7 @@ from infra.audit.signing import CheckpointSigner
 from infra.bootstrap import build_ledger
 from infra.database import ConnectionInfo
 from infra.migrations import migrate
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 from infra.settings import Settings
 from projections import audit_replay as replay_module
 from projections.audit_replay import VerifyReport, verify_file, verify_lines
@@ -56,7 +56,7 @@ def fresh_database(pg: ConnectionInfo) -> Iterator[AuditDatabase]:
 
 
 def rules() -> Rules:
-    return Rules(rulebook=load_rulebook(), regions=load_regions())
+    return Rules(rulebook=load_rulebook(), programmes=load_programmes(), regions=load_regions())
 
 
 def export_bytes(cur: psycopg.Cursor[Any], signer: CheckpointSigner, after: int = 0,

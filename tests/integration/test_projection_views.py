@@ -7,7 +7,7 @@ application), never with the projection's fold code; positions come from the eve
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -307,6 +307,12 @@ def expected_status(
     finals = {y: a.final_score for y, a in case.assessments.items() if a.final_score is not None}
     upcoming = expected_deadlines(cid, case)
     county = case.dossier.county_code
+    renewal_pending = bool(case.renewal and case.renewal.passed is None)
+    lapses = (  # the day after the last valid day, while no renewal is pending
+        case.valid_until + timedelta(days=1)
+        if case.status == Status.CERTIFIED and case.valid_until and not renewal_pending
+        else None
+    )
     return {
         "cluster_id": cid,
         "name": case.dossier.name,
@@ -320,7 +326,8 @@ def expected_status(
         "applied_on": case.applied_on,
         "certified_on": case.certified_on,
         "valid_until": case.valid_until,
-        "renewal_pending": bool(case.renewal and case.renewal.passed is None),
+        "renewal_pending": renewal_pending,
+        "lapses_on": lapses,
         "last_report_year": max(case.reports) if case.reports else None,
         "last_final_score": finals[max(finals)] if finals else None,
         "next_due_on": upcoming[0][2] if upcoming else None,

@@ -20,10 +20,9 @@ import anyio
 import asyncpg
 import pytest
 
-from domain.case import Status
+from domain.status import EXPIRED, lapses_on, status_on
 from infra.database import ConnectionInfo
 from infra.rules import load_regions
-from projections.folds import EXPIRED
 from projections.queries import (
     CLUSTER_SORTS,
     ClusterFilters,
@@ -70,6 +69,8 @@ def _board(seed: int) -> list[tuple[Any, ...]]:
             due, None if due is None else "annual_report", rng.randrange(1, 90), i + 1,
             '{"pad": "' + "x" * 1000 + '"}',  # as wide as a real digest
         ))
+        status, renewal_pending = rows[-1][8], rows[-1][12]
+        rows[-1] = (*rows[-1], lapses_on(status, valid, renewal_pending))
     return rows
 
 
@@ -94,10 +95,9 @@ def _on_board(
 
 
 def _derived(row: asyncpg.Record, on: date) -> str:
-    lapsed = row["valid_until"] is not None and row["valid_until"] < on
-    if row["status"] == Status.CERTIFIED and lapsed and not row["renewal_pending"]:
-        return EXPIRED
-    return str(row["status"])
+    """The status on `on`, from the recorded inputs (not from the stored `lapses_on`)."""
+    lapses = lapses_on(row["status"], row["valid_until"], row["renewal_pending"])
+    return status_on(row["status"], lapses, on)
 
 
 async def _expected(

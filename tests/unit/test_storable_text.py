@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from domain.facts import ChangeKind
-from infra.rules import load_regions, load_rulebook
+from infra.rules import load_programmes, load_regions, load_rulebook
 from projections.folds import Rules, deadline_rows, encode_digest, fold_log, status_row
 from projections.text import restore, storable
 from tests.factories import fj_dossier
@@ -20,7 +20,7 @@ from tests.unit.cluster_steps import fj_applied, fj_certified, fj_county, profil
 
 @cache
 def rules() -> Rules:
-    return Rules(rulebook=load_rulebook(), regions=load_regions())
+    return Rules(rulebook=load_rulebook(), programmes=load_programmes(), regions=load_regions())
 
 
 @pytest.mark.parametrize("text", [
