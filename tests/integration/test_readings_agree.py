@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from domain.case import CaseState
+from domain.commands import Command
 from domain.errors import RuleViolation
 from domain.facts import AnnualFigures, Ground, ScoreStage
 from domain.readings import (
@@ -56,16 +57,34 @@ YEAR_TWO_AT_80 = 60_000_000  # XM Art. 13: 600,000 yuan for a first assessment o
 
 
 def _plan_year_two(ledger: ClusterLedger, cid: UUID, version: int, amount: int) -> int:
-    ledger.submit_fund_use_plan(cid, meta("operating_unit", SIMING, date(2026, 4, 13)), version,
-                                funding_year=2, lines=plan_lines(amount))
-    ledger.review_fund_use_plan(cid, meta("county", SIMING, date(2026, 4, 14)), version + 1,
-                                funding_year=2, passed=True)
+    ledger.issue(
+        Command.SUBMIT_FUND_USE_PLAN,
+        cid,
+        meta("operating_unit", SIMING, date(2026, 4, 13)),
+        version,
+        funding_year=2,
+        lines=plan_lines(amount),
+    )
+    ledger.issue(
+        Command.REVIEW_FUND_USE_PLAN,
+        cid,
+        meta("county", SIMING, date(2026, 4, 14)),
+        version + 1,
+        funding_year=2,
+        passed=True,
+    )
     return version + 2
 
 
 def _approve_year_two(ledger: ClusterLedger, cid: UUID, version: int, amount: int) -> None:
-    ledger.approve_subsidy(cid, meta("city", XIAMEN, date(2026, 4, 15), user_id="city-approver"),
-                           version, funding_year=2, amount_fen=amount)
+    ledger.issue(
+        Command.APPROVE_SUBSIDY,
+        cid,
+        meta("city", XIAMEN, date(2026, 4, 15), user_id="city-approver"),
+        version,
+        funding_year=2,
+        amount_fen=amount,
+    )
 
 
 def _fj_certified(ledger: ClusterLedger) -> UUID:
@@ -74,7 +93,7 @@ def _fj_certified(ledger: ClusterLedger) -> UUID:
 
 def _fj_renewal_pending(ledger: ClusterLedger) -> UUID:
     cid = certified_fj(ledger, fj_dossier("晋江市（读数复核中）产业集群"))
-    ledger.request_renewal(cid, meta("county", JINJIANG, date(2026, 5, 1)), 4)
+    ledger.issue(Command.REQUEST_RENEWAL, cid, meta("county", JINJIANG, date(2026, 5, 1)), 4)
     return cid
 
 
@@ -85,9 +104,15 @@ def _xm_band_minimum(ledger: ClusterLedger) -> UUID:
     v = score_year(ledger, cid, v, 2025, Decimal(80))
     v = _plan_year_two(ledger, cid, v, YEAR_TWO_AT_80)
     _approve_year_two(ledger, cid, v, YEAR_TWO_AT_80)
-    ledger.pay_subsidy(cid, meta("city", XIAMEN, date(2026, 5, 20), user_id="city-treasurer"),
-                       v + 1, funding_year=2, amount_fen=20_000_000,
-                       voucher=f"XM-2026-{cid.hex[:8]}-R")
+    ledger.issue(
+        Command.PAY_SUBSIDY,
+        cid,
+        meta("city", XIAMEN, date(2026, 5, 20), user_id="city-treasurer"),
+        v + 1,
+        funding_year=2,
+        amount_fen=20_000_000,
+        voucher=f"XM-2026-{cid.hex[:8]}-R",
+    )
     return cid
 
 
@@ -95,12 +120,19 @@ def _xm_failed(ledger: ClusterLedger) -> UUID:
     """First assessment 92 with a failure ground; year 2 planned, not approved."""
     cid = certified_xm(ledger, xm_dossier("厦门市思明区（读数未通过）产业集群"))
     v = fund_year_one(ledger, cid, 3)
-    ledger.score(cid, meta("county", SIMING, date(2026, 2, 10)), v, year=2025,
+    ledger.issue(Command.SCORE, cid, meta("county", SIMING, date(2026, 2, 10)), v, year=2025,
                  stage=ScoreStage.DISTRICT_INITIAL, score=Decimal(92),
                  failure_grounds=(Ground.MAJOR_INCIDENT,))
-    ledger.score(cid, meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor"), v + 1,
-                 year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal(92),
-                 failure_grounds=(Ground.MAJOR_INCIDENT,))
+    ledger.issue(
+        Command.SCORE,
+        cid,
+        meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor"),
+        v + 1,
+        year=2025,
+        stage=ScoreStage.CITY_FINAL,
+        score=Decimal(92),
+        failure_grounds=(Ground.MAJOR_INCIDENT,),
+    )
     _plan_year_two(ledger, cid, v + 2, 10_000_000)
     return cid
 
@@ -109,7 +141,7 @@ def _xm_no_final_score(ledger: ClusterLedger) -> UUID:
     """Only the district's initial score of the first assessment; year 2 planned."""
     cid = certified_xm(ledger, xm_dossier("厦门市思明区（读数待终评）产业集群"))
     v = fund_year_one(ledger, cid, 3)
-    ledger.score(cid, meta("county", SIMING, date(2026, 2, 10)), v, year=2025,
+    ledger.issue(Command.SCORE, cid, meta("county", SIMING, date(2026, 2, 10)), v, year=2025,
                  stage=ScoreStage.DISTRICT_INITIAL, score=Decimal(85))
     _plan_year_two(ledger, cid, v + 1, 10_000_000)
     return cid
@@ -230,8 +262,14 @@ def test_the_report_deadline_on_the_board_is_the_due_date_the_command_records(
     assert owed.due_on == annual_report_due(version, year) == date(year + 1, 3, 30)
     # Filed on the due day through the command: the case records the same date, in time.
     version_now = ledger.get_cluster(cid).version
-    ledger.file_annual_report(cid, meta("county", JINJIANG, owed.due_on), version_now,
-                              year=year, figures=AnnualFigures(total_output_yuan=5_000_000_000))
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("county", JINJIANG, owed.due_on),
+        version_now,
+        year=year,
+        figures=AnnualFigures(total_output_yuan=5_000_000_000),
+    )
     report = _case(ledger, cid).reports[year]
     assert (report.due_on, report.late) == (owed.due_on, False)
     head = ledger.recorder.max_notification_id()
@@ -270,9 +308,15 @@ def test_what_remains_on_the_board_is_what_the_command_lets_be_paid(
     assert not payment_fits(funding.approved_fen, funding.paid_fen, remaining + 1)
     version = ledger.get_cluster(cid).version
     with pytest.raises(RuleViolation) as refused:
-        ledger.pay_subsidy(cid, meta("city", XIAMEN, date(2026, 6, 1), user_id="city-treasurer"),
-                           version, funding_year=2, amount_fen=remaining + 1,
-                           voucher=f"XM-2026-{cid.hex[:8]}-over")
+        ledger.issue(
+            Command.PAY_SUBSIDY,
+            cid,
+            meta("city", XIAMEN, date(2026, 6, 1), user_id="city-treasurer"),
+            version,
+            funding_year=2,
+            amount_fen=remaining + 1,
+            voucher=f"XM-2026-{cid.hex[:8]}-over",
+        )
     assert refused.value.code == "payment_exceeds_approval"
     assert refused.value.details["remaining_fen"] == row.remaining_fen
 
