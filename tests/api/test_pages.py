@@ -234,7 +234,7 @@ def test_the_case_page_shows_dossier_funding_vouchers_and_the_timeline(site: Sit
     [case_id] = set(_case_ids(client.get("/board", params={"name": "思明区"}).text))
     html = client.get(f"/clusters/{case_id}").text
     assert "厦门软件园运营管理有限公司" in html  # operating unit, from the dossier
-    assert "工信部企业函〔2025〕12号" in html  # the certification's 文号
+    assert "工信部企业函〔2023〕283号" in html  # the certification's 文号 (MIIT's 2023 batch)
     assert "XMGX-2025-350203-1" in html  # a voucher
     assert "1,000,000.00" in html
     assert "核定支持资金并公示" in html  # an event in words
