@@ -125,6 +125,8 @@ def _fresh(status_code: int, result: CommandResult) -> Outcome:
         "version": result.version,
         "position": result.position,
         "events": list(result.events),
+        "rulebooks": list(result.rulebooks),
+        "conventions": msgspec.to_builtins(result.conventions),
     }
     return Outcome(status_code=status_code, body=body, replayed=False)
 
@@ -135,6 +137,8 @@ def _replay(stored: StoredResponse) -> Outcome:
         "version": stored.response["version"],
         "position": stored.position,
         "events": list(stored.response.get("events", ())),
+        "rulebooks": list(stored.response.get("rulebooks", ())),
+        "conventions": list(stored.response.get("conventions", ())),
     }
     return Outcome(status_code=stored.status_code, body=body, replayed=True)
 

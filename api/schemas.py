@@ -16,7 +16,7 @@ import msgspec
 from domain.actors import Actor
 from domain.inputs import Day, RequestBody, ShortText, text_meta
 from domain.review import IndicatorsIn
-from domain.rulebook import Programme
+from domain.rulebook import Convention, Programme
 
 
 class CommandResponse(msgspec.Struct, kw_only=True):
@@ -27,6 +27,10 @@ class CommandResponse(msgspec.Struct, kw_only=True):
     version: int
     position: int | None
     events: tuple[str, ...]
+    # the id of each rulebook layer in force on the decision's effective date, scheme first
+    rulebooks: tuple[str, ...] = ()
+    # where the sources are silent, the reading the decision relied on (id, article, text)
+    conventions: tuple[Convention, ...] = ()
 
 
 # ---- reads -------------------------------------------------------------------------------------
@@ -47,6 +51,8 @@ class EventView(msgspec.Struct, kw_only=True):
     request_id: str | None
     correlation_id: str | None
     payload: dict[str, Any]
+    rulebooks: tuple[str, ...] = ()  # the rulebook layers in force (scheme first)
+    conventions: tuple[str, ...] = ()  # the conventions the decision relied on (ids)
 
 
 class EventHistory(msgspec.Struct, kw_only=True):

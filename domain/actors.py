@@ -42,3 +42,7 @@ class EventMeta(msgspec.Struct, frozen=True, kw_only=True):
     attachments: tuple[str, ...] = ()  # sha256 hex digests of attached documents
     request_id: str | None = None
     correlation_id: str | None = None
+    # Stamped by the application on every decision: the id of each rulebook layer in force
+    # (scheme first) and the conventions the decision relied on (`domain.governance.stamp`).
+    rulebooks: tuple[str, ...] = ()
+    conventions: tuple[str, ...] = ()

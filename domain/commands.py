@@ -143,6 +143,7 @@ class CommandSpec(Generic[B]):
     act: Callable[..., Any]  # (cluster, meta, body, rules, **path) -> others | None, or
     # (meta, body, rules) -> the new Cluster when it opens a case
     name: str  # the act's name, e.g. "decline_to_recommend"
+    uses: tuple[str, ...] = ()  # rulebook aspects whose conventions the decision relies on
 
     @property
     def path_parameters(self) -> tuple[str, ...]:
@@ -169,6 +170,7 @@ def command(
     path: str,
     summary: str,
     opens_case: bool = False,
+    uses: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Declare the decorated act as the command `which` (see the module's docstring). Its
     OpenAPI operation id is the act's name in camelCase (`decline_to_recommend`:
@@ -186,6 +188,7 @@ def command(
             opens_case=opens_case,
             act=act,
             name=act.__name__,
+            uses=uses,
         )
         _check(spec)
         _REGISTRY[which] = spec

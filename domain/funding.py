@@ -362,6 +362,7 @@ class RectificationBody(CommandBody, kw_only=True):
     body=FundUsePlanBody,
     path="/fund-use-plans",
     summary="Submit the annual fund-use plan",
+    uses=("funding_years",),
 )
 def submit_fund_use_plan(
     cluster: Cluster, meta: EventMeta, body: FundUsePlanBody, rules: Rules
@@ -401,6 +402,7 @@ def review_fund_use_plan(
     body=SubsidyApprovalBody,
     path="/subsidy-approvals",
     summary="City approves a year's subsidy",
+    uses=("subsidy_notice", "funding_years"),
 )
 def approve_subsidy(
     cluster: Cluster, meta: EventMeta, body: SubsidyApprovalBody, rules: Rules

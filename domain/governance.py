@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
+
 from domain.errors import NotFound
 from domain.programmes import ProgrammeProfile
-from domain.rulebook import Rulebook, RulebookVersion
+from domain.rulebook import Convention, Rulebook, RulebookVersion
+
+CERTIFIED_BEFORE_RULES = "certified_before_rules"
 
 
 def governing_version(rulebook: Rulebook, profile: ProgrammeProfile, on: date) -> RulebookVersion:
@@ -40,3 +44,36 @@ def versions_in_force(rulebook: Rulebook, profile: ProgrammeProfile, on: date) -
         except NotFound:
             continue
     return tuple(ids)
+
+
+class Stamp(msgspec.Struct, frozen=True, kw_only=True):
+    """What a decision records of the rules it applied (`EventMeta.rulebooks`, `.conventions`)."""
+
+    rulebooks: tuple[str, ...] = ()
+    conventions: tuple[Convention, ...] = ()
+
+
+def stamp(
+    rulebook: Rulebook,
+    profile: ProgrammeProfile,
+    on: date,
+    aspects: tuple[str, ...],
+    certified_on: date | None,
+) -> Stamp:
+    """The layers in force on `on` and the conventions of the governing version that a decision
+    touching `aspects` relies on. A convention marked `certified_before_rules` applies only to a
+    case certified before that version took effect."""
+    layers = versions_in_force(rulebook, profile, on)
+    try:
+        version = governing_version(rulebook, profile, on)
+    except NotFound:
+        return Stamp(rulebooks=layers)
+    chosen = tuple(
+        c for c in version.conventions
+        if c.aspect in aspects
+        and (
+            c.when != CERTIFIED_BEFORE_RULES
+            or (certified_on is not None and certified_on < version.effective_from)
+        )
+    )
+    return Stamp(rulebooks=layers, conventions=chosen)

@@ -352,6 +352,7 @@ def decline_to_recommend(
     body=ShortlistBody,
     path="/shortlist",
     summary="Province shortlists: public notice opens",
+    uses=("certification_notice",),
 )
 def shortlist(
     cluster: Cluster, meta: EventMeta, body: ShortlistBody, rules: Rules  # noqa: ARG001

@@ -110,6 +110,8 @@ class Convention(msgspec.Struct, frozen=True, kw_only=True):
     aspect: str  # the step it concerns: "subsidy_notice", "funding_years", ...
     article: str
     text: str
+    # "certified_before_rules": only for a case certified before this version took effect
+    when: str = ""
 
 
 class RulebookVersion(msgspec.Struct, frozen=True, kw_only=True):

@@ -201,6 +201,7 @@ class AppealDecisionBody(CommandBody, kw_only=True):
     body=RevocationBody,
     path="/revocation",
     summary="Revoke the certification",
+    uses=("appeal_period",),
 )
 def revoke(cluster: Cluster, meta: EventMeta, body: RevocationBody, rules: Rules) -> None:
     """On one of the five grounds of FJ Art. 16, with the decision's document number, a reason,
@@ -227,6 +228,7 @@ def revoke(cluster: Cluster, meta: EventMeta, body: RevocationBody, rules: Rules
     body=AppealBody,
     path="/appeals",
     summary="Appeal a revocation",
+    uses=("appeal_reply",),
 )
 def appeal(
     cluster: Cluster, meta: EventMeta, body: AppealBody, rules: Rules  # noqa: ARG001

@@ -31,11 +31,11 @@ from domain.commands import Claim, Command, CommandBody, spec_of
 from domain.eligibility import EligibilityReport, precheck
 from domain.errors import NotFound, RuleViolation, VersionConflict
 from domain.facts import Dossier
-from domain.governance import governing_version
+from domain.governance import governing_version, stamp
 from domain.permissions import check_may_act, check_may_read
 from domain.programmes import ProgrammeProfile, Programmes
 from domain.regions import Regions
-from domain.rulebook import PeriodRule, Programme, Rulebook, RulebookVersion
+from domain.rulebook import Convention, PeriodRule, Programme, Rulebook, RulebookVersion
 from domain.subsidy import entitlement
 from domain.voucher import VoucherIndex
 from infra import codec
@@ -61,6 +61,8 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     position: int | None  # notification id of the last event written
     events: tuple[str, ...] = ()
+    rulebooks: tuple[str, ...] = ()  # each rulebook layer in force on the effective date
+    conventions: tuple[Convention, ...] = ()  # the conventions the decision relied on
 
 
 class Services(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,14 +230,19 @@ class ClusterLedger(Application[UUID]):
         parameters below the case (e.g. an objection's number)."""
         spec = spec_of(command)
         if spec.opens_case:
-            cluster: Cluster = spec.act(meta, body, self.rules)
+            # the one command that opens a case carries its dossier
+            dossier = body.dossier.to_domain()  # type: ignore[attr-defined]
+            cluster: Cluster = spec.act(self._stamped(meta, spec.uses, dossier, None), body,
+                                        self.rules)
             self._authorise(cluster, meta, command)
             return self._save(cluster, (), idempotency)
         if cluster_id is None:
             raise TypeError(f"{command} acts on a case: give its id")
 
         def act(cluster: Cluster) -> Sequence[Aggregate]:
-            return spec.act(cluster, meta, body, self.rules, **(path or {})) or ()
+            case = cluster.case
+            stamped = self._stamped(meta, spec.uses, case.dossier, case.certified_on)
+            return spec.act(cluster, stamped, body, self.rules, **(path or {})) or ()
 
         return self._act(cluster_id, meta, expected_version, command, act, idempotency)
 
@@ -265,6 +272,31 @@ class ClusterLedger(Application[UUID]):
         return self.execute(command, cluster_id, meta, expected_version, body, idempotency, path)
 
     # ---- plumbing --------------------------------------------------------------------------
+
+    def _stamped(
+        self, meta: EventMeta, uses: tuple[str, ...], dossier: Dossier, certified_on: date | None
+    ) -> EventMeta:
+        """`meta` with the rulebook layers in force and the conventions the decision relies on
+        (`domain.governance.stamp`), which every event of the decision records."""
+        profile = self.services.programmes.profiles.get(dossier.programme)
+        if profile is None:
+            return meta  # not a programme: opening the case is refused by its own rule
+        found = stamp(self.services.rulebook, profile, meta.effective_date, uses, certified_on)
+        return msgspec.structs.replace(
+            meta,
+            rulebooks=found.rulebooks,
+            conventions=tuple(c.id for c in found.conventions),
+        )
+
+    def _conventions(self, meta: EventMeta) -> tuple[Convention, ...]:
+        """The conventions a stamped `meta` names, in full, from the layers it records."""
+        wanted = set(meta.conventions)
+        return tuple(
+            convention
+            for version_id in meta.rulebooks
+            for convention in self.services.rulebook.get(version_id).conventions
+            if convention.id in wanted
+        )
 
     def _act(
         self,
@@ -347,10 +379,18 @@ class ClusterLedger(Application[UUID]):
         idempotency: IdempotencyRecord | None,
     ) -> CommandResult:
         pending = tuple(type(e).__name__ for e in cluster.pending_events)
+        last_meta: EventMeta | None = (
+            cluster.pending_events[-1].meta if cluster.pending_events else None  # type: ignore[attr-defined]
+        )
+        rulebooks = last_meta.rulebooks if last_meta else ()
+        conventions = self._conventions(last_meta) if last_meta else ()
         kwargs: dict[str, Any] = {}
         if idempotency is not None:
             response = dict(idempotency.response)
-            response.update(cluster_id=str(cluster.id), version=cluster.version, events=pending)
+            response.update(
+                cluster_id=str(cluster.id), version=cluster.version, events=pending,
+                rulebooks=rulebooks, conventions=msgspec.to_builtins(conventions),
+            )
             kwargs[IDEMPOTENCY_KWARG] = msgspec.structs.replace(idempotency, response=response)
         try:
             recordings = self.save(cluster, *others, **kwargs)
@@ -369,7 +409,8 @@ class ClusterLedger(Application[UUID]):
             cache.put(cluster.id, cluster)
         position = max((r.notification.id for r in recordings), default=None)
         return CommandResult(
-            cluster_id=cluster.id, version=cluster.version, position=position, events=pending
+            cluster_id=cluster.id, version=cluster.version, position=position, events=pending,
+            rulebooks=rulebooks, conventions=conventions,
         )
 
     def _exists(self, aggregate_id: UUID) -> bool:

@@ -71,6 +71,8 @@ def _event_view(event: Any, position: int | None) -> EventView:
         request_id=meta.request_id,
         correlation_id=meta.correlation_id,
         payload=msgspec.to_builtins(state),
+        rulebooks=meta.rulebooks,
+        conventions=meta.conventions,
     )
 
 

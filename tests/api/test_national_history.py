@@ -100,3 +100,49 @@ def test_the_first_assessment_is_of_2024_and_decides_funding_year_two(
     year_two = case.state()["funding"]["2"]
     assert year_two["entitlement_fen"] == 400_000 * YUAN  # 70 (incl.) to 80 in 2024: 400,000
     assert year_two["rulebook_version"] == "XM-2024"
+
+
+def test_each_decision_records_its_layers_and_the_conventions_it_relied_on(
+    client: TestClient[Any], auth: Auth
+) -> None:
+    case = certified_in_2023(client, auth)
+    case.step("fund-use-plans", "operator", {
+        "effective_date": "2024-12-02", "funding_year": 1,
+        "lines": [{"category": "brand_building", "amount_fen": 1_000_000 * YUAN}],
+    })
+    case.step("fund-use-plans/1/review", "district",
+              {"effective_date": "2024-12-20", "passed": True})
+    approval = case.step("subsidy-approvals", "city_approver",
+                         {"effective_date": "2025-01-06", "funding_year": 1,
+                          "amount_fen": 1_000_000 * YUAN})
+    assert approval["rulebooks"] == ["NATIONAL-2024", "XM-2024"]
+    assert {c["id"]: c["article"] for c in approval["conventions"]} == {
+        "subsidy_notice_counts_publication_day": "XM Art. 15(三)",
+        "funding_years_of_clusters_certified_before_the_rules": "XM Art. 13, 15(一), 19",
+    }
+    history = client.get(f"/api/clusters/{case.cid}/events", headers=case.headers("auditor"))
+    assert history.status_code == 200, history.text
+    by_type = {e["type"]: e for e in history.json()["events"]}
+    assert by_type["Certified"]["rulebooks"] == ["NATIONAL-2022"]  # before Xiamen's layer
+    assert by_type["Certified"]["conventions"] == []
+    assert by_type["SubsidyApproved"]["conventions"] == [
+        "subsidy_notice_counts_publication_day",
+        "funding_years_of_clusters_certified_before_the_rules",
+    ]
+
+
+def test_a_cluster_certified_under_xiamens_rules_relies_on_no_funding_year_convention(
+    client: TestClient[Any], auth: Auth
+) -> None:
+    case = HttpCase(client, auth)
+    case.apply(
+        "district", {"effective_date": "2024-12-02", "dossier": msgspec.to_builtins(xm_dossier())}
+    )
+    case.step("recommendation", "city", {"effective_date": "2024-12-16", "onsite_verified": True})
+    case.step("certification", "miit",
+              {"effective_date": "2025-01-20", "document_number": "工信部企业函〔2025〕12号"})
+    case.fund_year(1, 1_000_000 * YUAN, "2025-02-10", "2025-03-03")
+    history = client.get(f"/api/clusters/{case.cid}/events", headers=case.headers("auditor"))
+    approved = next(e for e in history.json()["events"] if e["type"] == "SubsidyApproved")
+    assert approved["rulebooks"] == ["NATIONAL-2024", "XM-2024"]
+    assert approved["conventions"] == ["subsidy_notice_counts_publication_day"]

@@ -42,7 +42,16 @@ from tests.factories import (
     xm_dossier,
 )
 
-REPORT_DUE = {"FJ": (3, 30), "XM": (4, 30)}  # FJ Art. 15, XM Art. 9
+
+def report_due(programme: str, year: int) -> tuple[int, int]:
+    """(month, day) the report on `year` is due: FJ Art. 15; a national cluster in Xiamen under
+    MIIT's measures until Xiamen's rules (2024-11-25; April 30, then March 31 from 2024), and
+    under XM Art. 9 (April 30) from the first year over after them."""
+    if programme == "FJ":
+        return (3, 30)
+    if year >= 2024:
+        return (4, 30)
+    return (3, 31) if year == 2023 else (4, 30)
 KIND_ORDER = ["annual_report", "renewal", "certification_notice", "appeal_window",
               "appeal_reply", "subsidy_notice"]
 
@@ -279,7 +288,7 @@ def expected_deadlines(cid: UUID, case: CaseState) -> list[tuple[Any, ...]]:
         year = case.certified_on.year
         while year in case.reports:
             year += 1
-        month, day = REPORT_DUE[case.dossier.programme]
+        month, day = report_due(case.dossier.programme, year)
         due.append(("annual_report", str(year), date(year + 1, month, day), False))
         if not (case.renewal and case.renewal.passed is None):
             due.append(("renewal", "", case.valid_until, False))
