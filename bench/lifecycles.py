@@ -276,7 +276,7 @@ class CaseDriver:
         ledger = self.ledger
         cluster = ledger.get_cluster(self.cluster_id)  # type: ignore[arg-type]
         version = ledger.rulebook_for(Programme.XM, start)
-        amount = ledger.entitlement(cluster, version, funding_year)
+        amount = ledger.rules.entitlement(cluster, version, funding_year)
         if amount <= 0:
             return False
         split = self.rng.sample(CATEGORIES, 3)

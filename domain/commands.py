@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from domain.facts import Dossier
     from domain.programmes import ProgrammeProfile
     from domain.regions import Regions
-    from domain.rulebook import PeriodRule, RulebookVersion
+    from domain.rulebook import PeriodRule, Rulebook, RulebookVersion
 
 
 class Command(StrEnum):
@@ -106,6 +106,10 @@ class Rules(Protocol):
 
     def eligibility(self, dossier: Dossier, on: date) -> EligibilityReport:
         """The dossier's figures against the certification standards in force on `on`."""
+        ...
+
+    def rulebook_of(self) -> Rulebook:
+        """Every rulebook version side by side (for readings that pick their own version)."""
         ...
 
     def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:

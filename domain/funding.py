@@ -20,6 +20,7 @@ from domain.facts import (
     PlanLine,
 )
 from domain.inputs import Fen, FundingYear, LongText, ShortText, text_meta
+from domain.readings import payment_fits, remaining_fen
 from domain.stage import (
     Stage,
     stored_as_cluster_events,
@@ -235,8 +236,8 @@ class FundingStage(Stage):
             )
         if amount_fen <= 0:
             raise InvalidInput("amount_not_positive", "a payment is a positive amount in fen")
-        remaining = funding.approved_fen - funding.paid_fen
-        if amount_fen > remaining:
+        remaining = remaining_fen(funding.approved_fen, funding.paid_fen)
+        if not payment_fits(funding.approved_fen, funding.paid_fen, amount_fen):
             raise RuleViolation(
                 "payment_exceeds_approval",
                 f"{amount_fen} fen exceeds what remains of the approval ({remaining} fen)",

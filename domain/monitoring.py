@@ -26,6 +26,7 @@ from domain.facts import (
 )
 from domain.inputs import Count, ShortText, Year, Yuan
 from domain.programmes import ProgrammeProfile
+from domain.readings import annual_report_due, annual_report_rulebook
 from domain.stage import (
     Stage,
     replace_dossier,
@@ -224,12 +225,6 @@ class MonitoringStage(Stage):
             assessment.corrections += 1
         self._touch(meta)
 
-    def final_assessment(self, number: int) -> Assessment | None:
-        """The `number`-th assessment, if its final score is recorded."""
-        for assessment in self.case.assessments.values():
-            if assessment.number == number and assessment.final_score is not None:
-                return assessment
-        return None
 
     # ---- major change, renewal ---------------------------------------------------------------
 
@@ -309,9 +304,13 @@ def file_annual_report(
     cluster: Cluster, meta: EventMeta, body: AnnualReportBody, rules: Rules
 ) -> None:
     """The report for `year`, filed on `effective_date`; due by March 30 (FJ Art. 15) or April
-    30 (XM Art. 9) of the next year. A late filing is recorded as late."""
-    version = rules.rulebook(cluster.case.dossier, meta.effective_date)
-    due = date(body.year + 1, version.annual_report.month, version.annual_report.day)
+    30 (XM Art. 9) of the next year, under the rules governing the programme when the year is
+    over. A late filing is recorded as late."""
+    case = cluster.case
+    version = annual_report_rulebook(
+        rules.rulebook_of(), rules.profile(case.dossier), body.year, case.rulebook_version
+    )
+    due = annual_report_due(version, body.year)
     cluster.file_annual_report(meta, body.year, body.figures.to_domain(), due, version.id)
 
 

@@ -20,6 +20,7 @@ from domain.facts import (
     Ground,
 )
 from domain.inputs import Day
+from domain.readings import appeal_route
 from domain.stage import (
     Stage,
     stored_as_cluster_events,
@@ -208,10 +209,9 @@ def revoke(cluster: Cluster, meta: EventMeta, body: RevocationBody, rules: Rules
     and the date the applicant received it; the appeal deadline (15 working days from receipt)
     is computed and recorded."""
     version = rules.rulebook(cluster.case.dossier, meta.effective_date)
+    route = appeal_route(version)
     deadline = (
-        rules.period(body.received_on, version.appeal_period, "appeal period", version)
-        if version.appeal_period is not None
-        else None
+        rules.period(body.received_on, route.period, "appeal period", version) if route else None
     )
     cluster.revoke(
         meta,
@@ -236,9 +236,10 @@ def appeal(
     """Within 15 working days of receiving the revocation (FJ Art. 16); the province's reply is
     due within 30 working days. The grounds go in `comment`."""
     version = rules.rulebook(cluster.case.dossier, meta.effective_date)
-    if version.appeal_reply is None:
+    route = appeal_route(version)
+    if route is None:
         raise RuleViolation("no_appeal_route", f"rulebook {version.id} provides no appeal")
-    reply = rules.period(meta.effective_date, version.appeal_reply, "appeal reply", version)
+    reply = rules.period(meta.effective_date, route.reply, "appeal reply", version)
     cluster.appeal(meta, reply.due, reply.provisional, version.id)
 
 

@@ -34,9 +34,9 @@ from domain.facts import Dossier
 from domain.governance import governing_version, stamp
 from domain.permissions import check_may_act, check_may_read
 from domain.programmes import ProgrammeProfile, Programmes
+from domain.readings import entitlement_required
 from domain.regions import Regions
 from domain.rulebook import Convention, PeriodRule, Programme, Rulebook, RulebookVersion
-from domain.subsidy import entitlement
 from domain.voucher import VoucherIndex
 from infra import codec
 from infra.recorder import IDEMPOTENCY_KWARG, IdempotencyRecord, SnapshotRecorder
@@ -95,7 +95,11 @@ class LedgerRules:
         return precheck(dossier.indicators, self.rulebook(dossier, on))
 
     def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:
-        return self._ledger.entitlement(cluster, version, funding_year)
+        """XM Art. 10, 13 (`domain.readings.entitlement_required`: the fold reads the same)."""
+        return entitlement_required(version, funding_year, cluster.case.assessments.values())
+
+    def rulebook_of(self) -> Rulebook:
+        return self._services.rulebook
 
     def period(
         self, trigger: date, rule: PeriodRule | None, what: str, version: RulebookVersion
@@ -200,18 +204,6 @@ class ClusterLedger(Application[UUID]):
         """The version governing a decision of `programme` dated `on` (scheme and layers)."""
         profile = self.services.programmes.get(programme)
         return governing_version(self.services.rulebook, profile, on)
-
-    def entitlement(self, cluster: Cluster, version: RulebookVersion, funding_year: int) -> int:
-        """XM Art. 13 by the rulebook; an assessment with a failure ground entitles to nothing
-        (Art. 10: 考核不予通过，不得享受相关支持措施)."""
-        year_rule = version.subsidy_year(funding_year)
-        if year_rule.by_assessment is None:
-            return entitlement(version, funding_year, None)
-        assessment = cluster.final_assessment(year_rule.by_assessment)
-        if assessment is not None and assessment.failed:
-            return 0
-        score = assessment.final_score if assessment else None
-        return entitlement(version, funding_year, score)
 
     # ---- commands --------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from domain.eligibility import EligibilityReport, precheck
 from domain.errors import DomainError
 from domain.facts import AnnualFigures, Dossier, Ground, PlanLine, ScoreStage
 from domain.programmes import ProgrammeProfile, Programmes
+from domain.readings import entitlement_required
 from domain.rulebook import PeriodRule, Programme, RulebookVersion, parse_rulebook_version
-from domain.subsidy import entitlement
 from infra.rules import load_programmes
 from tests.factories import (
     FJ_PROVINCE,
@@ -374,13 +374,8 @@ def subsidy_notice(starts_on: date = SUBSIDY_APPROVED_ON) -> Notice:
 
 
 def year_entitlement(cluster: Cluster, funding_year: int) -> int:
-    version = xm_rules()
-    rule = version.subsidy_year(funding_year)
-    if rule.by_assessment is None:
-        return entitlement(version, funding_year, None)
-    assessment = cluster.final_assessment(rule.by_assessment)
-    assert assessment is not None
-    return entitlement(version, funding_year, assessment.final_score)
+    """What the application gives the approval (`domain.readings.entitlement_required`)."""
+    return entitlement_required(xm_rules(), funding_year, cluster.case.assessments.values())
 
 
 def approve(

@@ -128,8 +128,7 @@ def test_district_initial_score_opens_the_first_assessment() -> None:
 def test_city_final_score_completes_the_assessment() -> None:
     cluster = initial_scored("78.5")
     score(cluster, 2025, FINAL, "81")
-    assessment = cluster.final_assessment(1)
-    assert assessment is not None
+    assessment = cluster.case.assessments[2025]
     assert assessment.final_score == Decimal(81)
 
 
