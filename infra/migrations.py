@@ -221,6 +221,71 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ON county_code, left(county_code, 4) FROM proj_status;
         ANALYZE proj_status;
         """),
+    (104, "projection: the board on both time axes (bitemporal)", """
+        -- projections/bitemporal.py. One row per case and stretch of effective dates
+        -- [valid_from, valid_to) as recorded during [recorded_from, recorded_to); NULL ends
+        -- are open. The board on D as known at T: valid_from <= D < valid_to and
+        -- recorded_from <= T < recorded_to. The state columns are the board's
+        -- (projections.board_timeline.BoardState); next_due_* stay NULL (deadlines are not
+        -- kept on the time axes) so that the live board's query reads this table unchanged.
+        CREATE TABLE IF NOT EXISTS proj_bitemporal (
+            cluster_id uuid NOT NULL,
+            valid_from date NOT NULL,
+            valid_to date,
+            recorded_from timestamptz NOT NULL,
+            recorded_to timestamptz,
+            name text NOT NULL,
+            programme text NOT NULL,
+            province_code text NOT NULL,
+            city_code text NOT NULL,
+            county_code text NOT NULL,
+            leading_industry text NOT NULL,
+            operating_unit text,
+            status text NOT NULL,
+            applied_on date NOT NULL,
+            certified_on date,
+            valid_until date,
+            renewal_pending boolean NOT NULL,
+            last_report_year integer,
+            last_final_score numeric,
+            revoked_on date,
+            approved_fen bigint NOT NULL,
+            paid_fen bigint NOT NULL,
+            next_due_on date,
+            next_due_kind text,
+            version integer NOT NULL,
+            position bigint NOT NULL,
+            PRIMARY KEY (cluster_id, valid_from, recorded_from),
+            CHECK (valid_to IS NULL OR valid_to > valid_from),
+            CHECK (recorded_to IS NULL OR recorded_to > recorded_from)
+        );
+        -- The rows as the record stands now (recorded_to IS NULL): what each event rewrites,
+        -- and what a page as of a date walks in the board's default sort order.
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_open_idx
+            ON proj_bitemporal (cluster_id, valid_from) WHERE recorded_to IS NULL;
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_name_idx
+            ON proj_bitemporal (name, cluster_id) WHERE recorded_to IS NULL;
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_city_name_idx
+            ON proj_bitemporal (left(county_code, 4), name, cluster_id)
+            WHERE recorded_to IS NULL;
+        -- A page as known at an earlier time walks every recorded row.
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_known_name_idx
+            ON proj_bitemporal (name, cluster_id, recorded_from);
+        -- Per case: the aggregate after its last event (a ledger snapshot's JSON), the
+        -- latest effective date and the last recording time.
+        CREATE TABLE IF NOT EXISTS proj_bitemporal_cases (
+            cluster_id uuid PRIMARY KEY,
+            version integer NOT NULL,
+            max_effective date NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            position bigint NOT NULL,
+            state bytea NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS proj_bitemporal_tracking (
+            application_name text PRIMARY KEY, notification_id bigint
+        );
+        INSERT INTO proj_bitemporal_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
+        """),
     (300, "web sign-in: local accounts, sessions, failed sign-in throttle", r"""
         -- infra/accounts.py and infra/sessions.py. A username is the `Actor.user_id` that goes
         -- into events: lower case, so that two spellings never name two people.

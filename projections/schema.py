@@ -1,10 +1,11 @@
 """Which tables make up each view, and the DDL a rebuild needs (shadow tables, atomic swap).
 
-The live tables are created by migrations 100–102 (`infra/migrations.py`). A view's tables share
-a prefix: `<prefix>` (and `<prefix>_cases` where the view keeps per-cluster digests apart from
-its rows) plus `<prefix>_tracking`, the eventsourcing tracking table holding the view's position.
-A shadow (for a rebuild, or an isolated copy in tests) is the same set of tables under another
-prefix, created `LIKE` the live ones so that it cannot drift from the migrations.
+The live tables are created by migrations 100–102 and 104 (`infra/migrations.py`). A view's
+tables share a prefix: `<prefix>` (and `<prefix>_cases` where the view keeps per-cluster digests
+or states apart from its rows) plus `<prefix>_tracking`, the eventsourcing tracking table
+holding the view's position. A shadow (for a rebuild, or an isolated copy in tests) is the same
+set of tables under another prefix, created `LIKE` the live ones so that it cannot drift from
+the migrations.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class ViewSpec(NamedTuple):
 STATUS = ViewSpec("status", "proj_status", ("",), 72710101)
 FUNDING = ViewSpec("funding", "proj_funding", ("", "_cases"), 72710102)
 DEADLINES = ViewSpec("deadlines", "proj_deadlines", ("", "_cases"), 72710103)
-VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (STATUS, FUNDING, DEADLINES)}
+BITEMPORAL = ViewSpec("bitemporal", "proj_bitemporal", ("", "_cases"), 72710104)
+VIEWS: dict[str, ViewSpec] = {
+    spec.name: spec for spec in (STATUS, FUNDING, DEADLINES, BITEMPORAL)
+}
 
 REBUILD_SUFFIX = "_rebuild"
 

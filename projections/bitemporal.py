@@ -1,0 +1,367 @@
+"""The bitemporal board view: every case's board row on both time axes, in PostgreSQL.
+
+`proj_bitemporal` holds rows (`projections.board_timeline.VersionedRow`): the board state of a
+case for effective dates [valid_from, valid_to) as recorded during [recorded_from,
+recorded_to) — NULL ends are open. The board on date D as known at T is the one row per case
+with valid_from <= D < valid_to and recorded_from <= T < recorded_to (`projections.queries`,
+with the live board's filters, sorting and keyset pages). `proj_bitemporal_cases` keeps, per
+case, the aggregate after its last event (encoded as a ledger snapshot), the latest effective
+date and the last recording time: what the next event is folded onto.
+
+Like the other views it is an eventsourcing tracking recorder: the rows of a batch of events
+and the batch's position are written in ONE transaction under the view's advisory lock, and
+events at or below the position are passed over, so each event counts exactly once and a
+killed projector resumes where it stopped. A back-dated event reads the case's earlier
+events from the log (the same database, inside the same transaction).
+
+A rebuild folds the log case by case (`build_from_log`): each case's rows depend only on its
+own events, so the rows are the ones event-by-event processing leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.persistence import JSONTranscoder, Tracking
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.utils import get_topic
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from domain.cluster import Cluster
+from domain.history import LoggedEvent
+from infra.codec import MsgspecMapper, decode_event
+from projections.board_timeline import (
+    BoardState,
+    CaseTrack,
+    RowChanges,
+    VersionedRow,
+    advance,
+    supersede,
+)
+from projections.folds import IGNORED_EVENTS, Rules, UnhandledEvent, topic_of
+from projections.schema import BITEMPORAL
+from projections.views import APPLICATION_NAME, LedgerView
+
+EVENTS_TABLE = APPLICATION_NAME.lower() + "_events"
+CLUSTER_TOPICS = "domain.cluster:Cluster.%"
+SNAPSHOT_TOPIC = get_topic(Cluster.Snapshot)
+_REBUILD_CASES = 500  # cases per transaction of a rebuild
+
+STATE_COLUMNS: tuple[str, ...] = BoardState.__struct_fields__
+ROW_COLUMNS: tuple[str, ...] = (
+    "cluster_id", "valid_from", "valid_to", "recorded_from", "recorded_to", *STATE_COLUMNS,
+    "version", "position",
+)
+CASE_COLUMNS = ("cluster_id", "version", "max_effective", "recorded_at", "position", "state")
+
+
+def _row_values(row: VersionedRow) -> list[Any]:
+    state = row.state
+    return [
+        row.cluster_id, row.valid_from, row.valid_to, row.recorded_from, row.recorded_to,
+        *(getattr(state, c) for c in STATE_COLUMNS), row.version, row.position,
+    ]
+
+
+def encode_track(mapper: MsgspecMapper, track: CaseTrack) -> bytes:
+    """The aggregate as the ledger snapshots it (`Cluster.Snapshot`, the codec's JSON)."""
+    snapshot = Cluster.Snapshot.take(track.aggregate)
+    return bytes(mapper.to_stored_event(snapshot).state)
+
+
+def decode_track(cluster_id: UUID, record: Any) -> CaseTrack:
+    snapshot = decode_event(cluster_id, record["version"], SNAPSHOT_TOPIC, bytes(record["state"]))
+    return CaseTrack(
+        aggregate=snapshot.mutate(None), max_effective=record["max_effective"],
+        recorded_at=record["recorded_at"], version=record["version"],
+    )
+
+
+class _Fold:
+    """Folds events of several cases into their open rows, collecting the writes."""
+
+    def __init__(
+        self, rules: Rules, tracks: dict[UUID, CaseTrack | None],
+        current: dict[UUID, list[VersionedRow]],
+        earlier: Callable[[UUID, int], Sequence[LoggedEvent]],
+    ) -> None:
+        self.rules = rules
+        self.tracks = tracks
+        self.current = current
+        self.earlier = earlier
+        self.changes = RowChanges()
+        self.positions: dict[UUID, int] = {}
+
+    def take(self, event: Any, position: int) -> None:
+        cluster_id: UUID = event.originator_id
+        track = self.tracks.get(cluster_id)
+        version = event.originator_version
+        try:
+            track, start, segments = advance(
+                track, event, self.rules.regions, lambda: self.earlier(cluster_id, version)
+            )
+        except ValueError as exc:
+            raise UnhandledEvent(
+                f"{topic_of(event)} of {cluster_id} v{version} at position {position}: {exc}"
+            ) from exc
+        self.tracks[cluster_id] = track
+        self.positions[cluster_id] = position
+        self.current[cluster_id] = supersede(
+            self.current.get(cluster_id, []), start, segments, cluster_id=cluster_id,
+            recorded_at=track.recorded_at, version=version, position=position,
+            changes=self.changes,
+        )
+
+
+class BitemporalView(LedgerView):
+    """Each case's board row on both time axes (see the module's docstring)."""
+
+    spec = BITEMPORAL
+    case_table_suffix: ClassVar[str] = "_cases"
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._mapper = MsgspecMapper(JSONTranscoder())
+        table, cases = Identifier(self.prefix), Identifier(self.prefix + "_cases")
+        key = SQL("cluster_id = %s AND valid_from = %s AND recorded_from = %s")
+        self._select_open = SQL(
+            "SELECT {} FROM {} WHERE cluster_id = ANY(%s) AND recorded_to IS NULL "
+            "ORDER BY cluster_id, valid_from"
+        ).format(SQL(", ").join(map(Identifier, ROW_COLUMNS)), table).as_bytes()
+        self._select_tracks = SQL(
+            "SELECT cluster_id, version, max_effective, recorded_at, state FROM {} "
+            "WHERE cluster_id = ANY(%s)"
+        ).format(cases).as_bytes()
+        self._close = SQL("UPDATE {} SET recorded_to = %s WHERE {}").format(
+            table, key
+        ).as_bytes()
+        self._delete = SQL("DELETE FROM {} WHERE {}").format(table, key).as_bytes()
+        self._insert = SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            table, SQL(", ").join(map(Identifier, ROW_COLUMNS)),
+            SQL(", ").join(SQL("%s") for _ in ROW_COLUMNS),
+        ).as_bytes()
+        self._upsert_track = SQL(
+            "INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (cluster_id) DO "
+            "UPDATE SET version = EXCLUDED.version, max_effective = EXCLUDED.max_effective, "
+            "recorded_at = EXCLUDED.recorded_at, position = EXCLUDED.position, "
+            "state = EXCLUDED.state"
+        ).format(cases, SQL(", ").join(map(Identifier, CASE_COLUMNS))).as_bytes()
+        self._earlier = SQL(
+            "SELECT notification_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = %s AND originator_version < %s AND topic LIKE %s "
+            "ORDER BY originator_version"
+        ).format(Identifier(EVENTS_TABLE)).as_bytes()
+        self._copy_rows = SQL("COPY {} ({}) FROM STDIN").format(
+            table, SQL(", ").join(map(Identifier, ROW_COLUMNS))
+        )
+        self._copy_cases = SQL("COPY {} ({}) FROM STDIN").format(
+            cases, SQL(", ").join(map(Identifier, CASE_COLUMNS))
+        )
+        self._select_rows = SQL("SELECT {} FROM {} ORDER BY cluster_id, valid_from, "
+                                "recorded_from").format(
+            SQL(", ").join(map(Identifier, ROW_COLUMNS)), table
+        )
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def fold_batch(
+        self, curs: Cursor[DictRow], items: Sequence[tuple[Any | None, Tracking]], rules: Rules
+    ) -> None:
+        """Fold several events, in log order, inside the caller's transaction (which holds
+        this view's advisory lock): each case's track and open rows are read once, every
+        event of the batch folded in order, the writes made once; one tracking record."""
+        position = self._max_tracking_id(items[0][1].application_name, curs)
+        fresh = [
+            (event, tracking) for event, tracking in items
+            if position is None or tracking.notification_id > position
+        ]
+        if not fresh:
+            return
+        events = [(e, t.notification_id) for e, t in fresh if e is not None]
+        if events:
+            ids = list({event.originator_id for event, _ in events})
+            fold = _Fold(
+                rules, self._load_tracks(curs, ids), self._load_open(curs, ids),
+                lambda cid, version: self._read_earlier(curs, cid, version),
+            )
+            for event, at in events:
+                fold.take(event, at)
+            self._write(curs, fold)
+        self._insert_tracking(curs, fresh[-1][1])
+
+    def apply(self, curs: Cursor[DictRow], event: Any, position: int, rules: Rules) -> None:
+        """One event, without a tracking record (a rebuild's catch-up writes that)."""
+        cluster_id = event.originator_id
+        fold = _Fold(
+            rules, self._load_tracks(curs, [cluster_id]), self._load_open(curs, [cluster_id]),
+            lambda cid, version: self._read_earlier(curs, cid, version),
+        )
+        fold.take(event, position)
+        self._write(curs, fold)
+
+    def _load_tracks(self, curs: Cursor[DictRow], ids: list[UUID]) -> dict[UUID, CaseTrack | None]:
+        tracks: dict[UUID, CaseTrack | None] = dict.fromkeys(ids)
+        curs.execute(self._select_tracks, (ids,))
+        for record in curs.fetchall():
+            tracks[record["cluster_id"]] = decode_track(record["cluster_id"], record)
+        return tracks
+
+    def _load_open(self, curs: Cursor[DictRow], ids: list[UUID]) -> dict[UUID, list[VersionedRow]]:
+        current: dict[UUID, list[VersionedRow]] = {}
+        curs.execute(self._select_open, (ids,))
+        for record in curs.fetchall():
+            current.setdefault(record["cluster_id"], []).append(_from_record(record))
+        return current
+
+    def _read_earlier(
+        self, curs: Cursor[DictRow], cluster_id: UUID, version: int
+    ) -> list[LoggedEvent]:
+        """The case's events before `version`, from the log (a back-dated event needs them).
+        A cursor of its own: the caller's may hold a result it has not read yet."""
+        with curs.connection.cursor() as own:
+            own.execute(self._earlier, (cluster_id, version, CLUSTER_TOPICS))
+            return [
+                LoggedEvent(
+                    decode_event(cluster_id, r["originator_version"], r["topic"],
+                                 bytes(r["state"])),
+                    r["notification_id"],
+                )
+                for r in own.fetchall()
+            ]
+
+    def _write(self, curs: Cursor[DictRow], fold: _Fold) -> None:
+        changes = fold.changes
+        if changes.deleted:
+            curs.executemany(
+                self._delete, [(r.cluster_id, r.valid_from, r.recorded_from)
+                               for r in changes.deleted],
+            )
+        if changes.closed:
+            curs.executemany(
+                self._close, [(r.recorded_to, r.cluster_id, r.valid_from, r.recorded_from)
+                              for r in changes.closed],
+            )
+        inserts = changes.final_inserts()
+        if inserts:
+            curs.executemany(self._insert, [_row_values(r) for r in inserts])
+        curs.executemany(
+            self._upsert_track,
+            [
+                (cid, track.version, track.max_effective, track.recorded_at,
+                 fold.positions[cid], encode_track(self._mapper, track))
+                for cid, track in fold.tracks.items()
+                if track is not None and cid in fold.positions
+            ],
+        )
+
+    # ---- rebuild -------------------------------------------------------------------------
+
+    def build_from_log(
+        self, head: int, rules: Rules, on_progress: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
+        """Fold the log up to position `head` case by case into this view's (empty, shadow)
+        tables with COPY, a few hundred cases per transaction (nobody reads a shadow before
+        its swap), then record the tracking position. Returns (cases, events folded)."""
+        cases = folded = 0
+        rows: list[list[Any]] = []
+        tracks: list[list[Any]] = []
+        for cluster_id, logged in _case_streams(self.datastore, head):
+            fold = _Fold(rules, {}, {}, _earlier_in(logged))
+            for item in logged:
+                fold.take(item.event, item.position or 0)
+            rows.extend(_row_values(row) for row in fold.changes.final_inserts())
+            track = fold.tracks.get(cluster_id)
+            if track is not None:
+                tracks.append([
+                    cluster_id, track.version, track.max_effective, track.recorded_at,
+                    fold.positions[cluster_id], encode_track(self._mapper, track),
+                ])
+            cases += 1
+            folded += len(logged)
+            if len(tracks) >= _REBUILD_CASES:
+                self._copy(rows, tracks)
+                rows, tracks = [], []
+                if on_progress is not None:
+                    on_progress(folded)
+        self._copy(rows, tracks)
+        with self.datastore.transaction(commit=True) as curs:
+            if head:
+                self._insert_tracking(curs, Tracking(APPLICATION_NAME, head))
+        if on_progress is not None:
+            on_progress(folded)
+        return cases, folded
+
+    def _copy(self, rows: list[list[Any]], tracks: list[list[Any]]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            with curs.copy(self._copy_rows) as copy:
+                for values in rows:
+                    copy.write_row(values)
+            with curs.copy(self._copy_cases) as copy:
+                for values in tracks:
+                    copy.write_row(values)
+
+    # ---- LedgerView's digest interface: not how this view is written -----------------------
+
+    def store(self, curs: Cursor[DictRow], digest: Any, rules: Rules) -> None:
+        raise NotImplementedError("the bitemporal view folds events, not digests")
+
+    def write_all(self, curs: Cursor[DictRow], digests: Iterable[Any], rules: Rules) -> None:
+        raise NotImplementedError("the bitemporal view is rebuilt by build_from_log")
+
+    def rows(self) -> list[VersionedRow]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_rows)
+            return [_from_record(r, stored=False) for r in curs.fetchall()]
+
+
+def _earlier_in(logged: list[LoggedEvent]) -> Callable[[UUID, int], Sequence[LoggedEvent]]:
+    """Events 1..version-1 of a case whose events (from version 1, in order) are in hand."""
+    return lambda _cluster_id, version: logged[: version - 1]
+
+
+def _from_record(record: Any, *, stored: bool = True) -> VersionedRow:
+    return VersionedRow(
+        cluster_id=record["cluster_id"], valid_from=record["valid_from"],
+        valid_to=record["valid_to"], recorded_from=record["recorded_from"],
+        recorded_to=record["recorded_to"],
+        state=BoardState(**{c: record[c] for c in STATE_COLUMNS}),
+        version=record["version"], position=record["position"], stored=stored,
+    )
+
+
+def _case_streams(
+    datastore: PostgresDatastore, head: int
+) -> Iterator[tuple[UUID, list[LoggedEvent]]]:
+    """Every case's events up to log position `head`, one case at a time, in version order
+    (a server-side cursor: memory holds one case)."""
+    with datastore.get_connection() as conn, conn.transaction():
+        cursor = conn.cursor(name="bitemporal_rebuild")
+        cursor.itersize = 5000
+        cursor.execute(
+            SQL(
+                "SELECT originator_id, originator_version, topic, state, notification_id "
+                "FROM {} WHERE topic LIKE %s AND notification_id <= %s "
+                "ORDER BY originator_id, originator_version"
+            ).format(Identifier(EVENTS_TABLE)),
+            (CLUSTER_TOPICS, head),
+        )
+        current: UUID | None = None
+        events: list[LoggedEvent] = []
+        for row in cursor:
+            cluster_id = row["originator_id"]
+            if cluster_id != current:
+                if current is not None:
+                    yield current, events
+                current, events = cluster_id, []
+            event = decode_event(
+                cluster_id, row["originator_version"], row["topic"], bytes(row["state"])
+            )
+            if isinstance(event, IGNORED_EVENTS):
+                continue
+            events.append(LoggedEvent(event, row["notification_id"]))
+        if current is not None:
+            yield current, events
