@@ -39,6 +39,7 @@ ROUTE_MODULES = (
     "api.routes.commands_review", "api.routes.commands_monitoring", "api.routes.commands_funding",
     "api.routes.commands_sanctions", "api.routes.eligibility", "api.routes.calendar",
     "api.routes.reads",
+    "api.routes.changes",
     "api.routes.audit",
     "api.i18n.routes",  # GET /lang/{code}: the pages' language switch
 )
