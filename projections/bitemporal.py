@@ -20,6 +20,7 @@ own events, so the rows are the ones event-by-event processing leaves.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -28,14 +29,16 @@ from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.cluster import Cluster
 from domain.history import LoggedEvent
 from infra.codec import MsgspecMapper, decode_event
+from infra.prefetch import prefetched
 from projections.board_timeline import (
     BoardState,
+    CaseLog,
     CaseTrack,
     RowChanges,
     VersionedRow,
@@ -47,6 +50,7 @@ from projections.schema import BITEMPORAL
 from projections.views import APPLICATION_NAME, LedgerView
 
 EVENTS_TABLE = APPLICATION_NAME.lower() + "_events"
+SNAPSHOTS_TABLE = APPLICATION_NAME.lower() + "_snapshots"
 CLUSTER_TOPICS = "domain.cluster:Cluster.%"
 SNAPSHOT_TOPIC = get_topic(Cluster.Snapshot)
 _REBUILD_CASES = 500  # cases per transaction of a rebuild
@@ -81,18 +85,67 @@ def decode_track(cluster_id: UUID, record: Any) -> CaseTrack:
     )
 
 
+class _StoredLog:
+    """A case's earlier events and saved states, read from the ledger's tables inside the
+    view's transaction (a back-dated event needs them)."""
+
+    def __init__(self, view: BitemporalView, curs: Cursor[DictRow], cluster_id: UUID,
+                 version: int) -> None:
+        self.view, self.curs, self.cluster_id, self.version = view, curs, cluster_id, version
+
+    def events(self) -> Sequence[LoggedEvent]:
+        return self.view._read_earlier(self.curs, self.cluster_id, self.version)
+
+    def aggregate_at_most(self, version: int) -> tuple[int, Any]:
+        """The latest of the ledger's own snapshots at or below `version`: the aggregate as
+        the commands left it (the ledger's loads start from the same)."""
+        return self.view._read_snapshot(self.curs, self.cluster_id, version)
+
+
+_CHECKPOINT_EVERY = 32  # a rebuild keeps the aggregate of every 32nd version of a case
+
+
+class _MemoryLog:
+    """A case whose events are all in hand (a rebuild): saved states every 32 versions."""
+
+    def __init__(self, logged: list[LoggedEvent]) -> None:
+        self.logged = logged
+        self.saved: dict[int, Any] = {}
+        self.version = 0
+
+    def at(self, _cluster_id: UUID, version: int) -> _MemoryLog:
+        """This log as seen by event `version` of its case."""
+        self.version = version
+        return self
+
+    def keep(self, track: CaseTrack) -> None:
+        if track.version % _CHECKPOINT_EVERY == 0:
+            self.saved[track.version] = copy.deepcopy(track.aggregate)
+
+    def events(self) -> Sequence[LoggedEvent]:
+        return self.logged[: self.version - 1]
+
+    def aggregate_at_most(self, version: int) -> tuple[int, Any]:
+        saved = version - version % _CHECKPOINT_EVERY
+        if saved in self.saved:
+            return saved, copy.deepcopy(self.saved[saved])
+        return 0, None
+
+
 class _Fold:
     """Folds events of several cases into their open rows, collecting the writes."""
 
     def __init__(
         self, rules: Rules, tracks: dict[UUID, CaseTrack | None],
         current: dict[UUID, list[VersionedRow]],
-        earlier: Callable[[UUID, int], Sequence[LoggedEvent]],
+        log_of: Callable[[UUID, int], CaseLog],
+        keep: Callable[[CaseTrack], None] | None = None,
     ) -> None:
         self.rules = rules
         self.tracks = tracks
         self.current = current
-        self.earlier = earlier
+        self.log_of = log_of
+        self.keep = keep
         self.changes = RowChanges()
         self.positions: dict[UUID, int] = {}
 
@@ -102,13 +155,15 @@ class _Fold:
         version = event.originator_version
         try:
             track, start, segments = advance(
-                track, event, self.rules.regions, lambda: self.earlier(cluster_id, version)
+                track, event, self.rules.regions, self.log_of(cluster_id, version)
             )
         except ValueError as exc:
             raise UnhandledEvent(
                 f"{topic_of(event)} of {cluster_id} v{version} at position {position}: {exc}"
             ) from exc
         self.tracks[cluster_id] = track
+        if self.keep is not None:
+            self.keep(track)
         self.positions[cluster_id] = position
         self.current[cluster_id] = supersede(
             self.current.get(cluster_id, []), start, segments, cluster_id=cluster_id,
@@ -155,6 +210,10 @@ class BitemporalView(LedgerView):
             "WHERE originator_id = %s AND originator_version < %s AND topic LIKE %s "
             "ORDER BY originator_version"
         ).format(Identifier(EVENTS_TABLE)).as_bytes()
+        self._snapshot = SQL(
+            "SELECT originator_version, topic, state FROM {} WHERE originator_id = %s "
+            "AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
+        ).format(Identifier(SNAPSHOTS_TABLE)).as_bytes()
         self._copy_rows = SQL("COPY {} ({}) FROM STDIN").format(
             table, SQL(", ").join(map(Identifier, ROW_COLUMNS))
         )
@@ -186,7 +245,7 @@ class BitemporalView(LedgerView):
             ids = list({event.originator_id for event, _ in events})
             fold = _Fold(
                 rules, self._load_tracks(curs, ids), self._load_open(curs, ids),
-                lambda cid, version: self._read_earlier(curs, cid, version),
+                lambda cid, version: _StoredLog(self, curs, cid, version),
             )
             for event, at in events:
                 fold.take(event, at)
@@ -198,7 +257,7 @@ class BitemporalView(LedgerView):
         cluster_id = event.originator_id
         fold = _Fold(
             rules, self._load_tracks(curs, [cluster_id]), self._load_open(curs, [cluster_id]),
-            lambda cid, version: self._read_earlier(curs, cid, version),
+            lambda cid, version: _StoredLog(self, curs, cid, version),
         )
         fold.take(event, position)
         self._write(curs, fold)
@@ -232,6 +291,19 @@ class BitemporalView(LedgerView):
                 )
                 for r in own.fetchall()
             ]
+
+    def _read_snapshot(
+        self, curs: Cursor[DictRow], cluster_id: UUID, version: int
+    ) -> tuple[int, Any]:
+        with curs.connection.cursor() as own:
+            own.execute(self._snapshot, (cluster_id, version))
+            record = own.fetchone()
+        if record is None:
+            return 0, None
+        snapshot = decode_event(
+            cluster_id, record["originator_version"], record["topic"], bytes(record["state"])
+        )
+        return record["originator_version"], snapshot.mutate(None)
 
     def _write(self, curs: Cursor[DictRow], fold: _Fold) -> None:
         changes = fold.changes
@@ -270,7 +342,8 @@ class BitemporalView(LedgerView):
         rows: list[list[Any]] = []
         tracks: list[list[Any]] = []
         for cluster_id, logged in _case_streams(self.datastore, head):
-            fold = _Fold(rules, {}, {}, _earlier_in(logged))
+            log = _MemoryLog(logged)
+            fold = _Fold(rules, {}, {}, log.at, log.keep)
             for item in logged:
                 fold.take(item.event, item.position or 0)
             rows.extend(_row_values(row) for row in fold.changes.final_inserts())
@@ -318,11 +391,6 @@ class BitemporalView(LedgerView):
             return [_from_record(r, stored=False) for r in curs.fetchall()]
 
 
-def _earlier_in(logged: list[LoggedEvent]) -> Callable[[UUID, int], Sequence[LoggedEvent]]:
-    """Events 1..version-1 of a case whose events (from version 1, in order) are in hand."""
-    return lambda _cluster_id, version: logged[: version - 1]
-
-
 def _from_record(record: Any, *, stored: bool = True) -> VersionedRow:
     return VersionedRow(
         cluster_id=record["cluster_id"], valid_from=record["valid_from"],
@@ -333,35 +401,46 @@ def _from_record(record: Any, *, stored: bool = True) -> VersionedRow:
     )
 
 
+_CASES_PER_READ = 200
+
+
 def _case_streams(
     datastore: PostgresDatastore, head: int
 ) -> Iterator[tuple[UUID, list[LoggedEvent]]]:
-    """Every case's events up to log position `head`, one case at a time, in version order
-    (a server-side cursor: memory holds one case)."""
-    with datastore.get_connection() as conn, conn.transaction():
-        cursor = conn.cursor(name="bitemporal_rebuild")
-        cursor.itersize = 5000
-        cursor.execute(
-            SQL(
-                "SELECT originator_id, originator_version, topic, state, notification_id "
-                "FROM {} WHERE topic LIKE %s AND notification_id <= %s "
-                "ORDER BY originator_id, originator_version"
-            ).format(Identifier(EVENTS_TABLE)),
-            (CLUSTER_TOPICS, head),
-        )
+    """Every case's events up to log position `head`, one case at a time, in version order.
+    Cases are read a few hundred at a time, each read a statement of its own (no transaction
+    is held open while a case is folded), by a thread that reads the next cases meanwhile."""
+    for rows in prefetched(_case_pages(datastore, head), name="bitemporal-reader"):
         current: UUID | None = None
         events: list[LoggedEvent] = []
-        for row in cursor:
-            cluster_id = row["originator_id"]
+        for cluster_id, version, topic, state, position in rows:
             if cluster_id != current:
                 if current is not None:
                     yield current, events
                 current, events = cluster_id, []
-            event = decode_event(
-                cluster_id, row["originator_version"], row["topic"], bytes(row["state"])
-            )
-            if isinstance(event, IGNORED_EVENTS):
-                continue
-            events.append(LoggedEvent(event, row["notification_id"]))
+            event = decode_event(cluster_id, version, topic, state)
+            if not isinstance(event, IGNORED_EVENTS):
+                events.append(LoggedEvent(event, position))
         if current is not None:
             yield current, events
+
+
+def _case_pages(datastore: PostgresDatastore, head: int) -> Iterator[list[tuple[Any, ...]]]:
+    events = Identifier(EVENTS_TABLE)
+    with datastore.get_connection() as conn:
+        cursor = conn.cursor(row_factory=tuple_row, binary=True)
+        ids = [
+            row[0] for row in cursor.execute(
+                SQL("SELECT originator_id FROM {} WHERE originator_version = 1 "
+                    "AND topic LIKE %s AND notification_id <= %s ORDER BY 1").format(events),
+                (CLUSTER_TOPICS, head),
+            ).fetchall()
+        ]
+        query = SQL(
+            "SELECT originator_id, originator_version, topic, state, notification_id FROM {} "
+            "WHERE originator_id = ANY(%s) AND topic LIKE %s AND notification_id <= %s "
+            "ORDER BY originator_id, originator_version"
+        ).format(events)
+        for start in range(0, len(ids), _CASES_PER_READ):
+            chunk = ids[start:start + _CASES_PER_READ]
+            yield cursor.execute(query, (chunk, CLUSTER_TOPICS, head)).fetchall()

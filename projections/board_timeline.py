@@ -27,17 +27,18 @@ a back-dated event needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
 
 from domain.case import CaseState
 from domain.cluster import Cluster
-from domain.history import LoggedEvent, case_at
+from domain.history import EventRef, LoggedEvent, Prefix, case_at_refs, replayable_prefix
 from domain.regions import Regions
 from projections.text import storable, storable_or_none
 
@@ -107,16 +108,34 @@ class CaseTrack(msgspec.Struct, kw_only=True):
 Segment = tuple[date, BoardState | None]  # from this date on (to the next segment): the state
 
 
+class CaseLog(Protocol):
+    """A case's earlier events, for a back-dated event."""
+
+    def events(self) -> Sequence[LoggedEvent]:
+        """Events 1..N-1 of the case, in version order (positions where known)."""
+
+    def aggregate_at_most(self, version: int) -> tuple[int, Any]:
+        """A saved state to start a fold from: (k, the aggregate after the case's first k
+        events) with k <= `version`, a copy the caller may fold further; (0, None) if none."""
+
+
+def _ref(logged: LoggedEvent) -> EventRef:
+    event = logged.event
+    return EventRef(
+        version=event.originator_version, position=logged.position, type=type(event).__name__,
+        effective_date=event.meta.effective_date, recorded_at=event.timestamp,
+    )
+
+
 def advance(
     track: CaseTrack | None,
     event: Any,
     regions: Regions,
-    earlier: Callable[[], Sequence[LoggedEvent]],
+    log: CaseLog,
 ) -> tuple[CaseTrack, date, list[Segment]]:
     """Take event N of a case: the new track, and the case's timeline from the event's
     effective date on, as known once it is recorded (segments in date order; the last runs
-    on without end). `earlier()` gives events 1..N-1 (with positions where known), called
-    only for a back-dated event."""
+    on without end). `log` is read only for a back-dated event."""
     effective: date = event.meta.effective_date
     if track is None:
         if not isinstance(event, Cluster.Applied):
@@ -134,7 +153,7 @@ def advance(
     back_dated = effective < track.max_effective
     history: list[LoggedEvent] = []
     if back_dated:
-        history = [*earlier(), LoggedEvent(event)]
+        history = [*log.events(), LoggedEvent(event)]
     aggregate = event.mutate(track.aggregate)
     new = CaseTrack(
         aggregate=aggregate,
@@ -144,16 +163,41 @@ def advance(
     )
     if not back_dated:
         return new, effective, [(effective, board_state(aggregate.case, regions))]
-    cluster_id: UUID = event.originator_id
-    dates = sorted({effective, *(
-        logged.event.meta.effective_date for logged in history
-        if logged.event.meta.effective_date > effective
-    )})
-    segments: list[Segment] = []
-    for day in dates:
-        state = case_at(cluster_id, history, today=day, as_of=day).case
-        segments.append((day, board_state(state, regions) if state is not None else None))
+    segments = _timeline_from(
+        event.originator_id, effective, new.max_effective, history, log, regions
+    )
+    # From the latest effective date on, every event passes: the state is the whole fold.
+    segments.append((new.max_effective, board_state(aggregate.case, regions)))
     return new, effective, segments
+
+
+def _timeline_from(
+    cluster_id: UUID, start: date, end: date, history: list[LoggedEvent], log: CaseLog,
+    regions: Regions,
+) -> list[Segment]:
+    """The case's board state at `start` and at each later effective date before `end`,
+    each as `domain.history.case_at(as_of=that date)` folds `history`.
+
+    The events up to the first one effective after `start` pass the filter for every such
+    date: they are folded once (from a saved state where there is one) and the fold for
+    each date starts from that prefix (`domain.history.Prefix`; a copy, but for the last)."""
+    refs = [_ref(logged) for logged in history]
+    dates = sorted({start, *(r.effective_date for r in refs if start < r.effective_date < end)})
+    length = replayable_prefix(refs, start, None)
+    saved, prefix = log.aggregate_at_most(length)
+    for logged in history[saved:length]:
+        prefix = logged.event.mutate(prefix)
+    by_version = {r.version: logged.event for r, logged in zip(refs, history, strict=True)}
+    segments: list[Segment] = []
+    for index, day in enumerate(dates):
+        start_from = prefix if index == len(dates) - 1 else copy.deepcopy(prefix)
+        state = case_at_refs(
+            cluster_id, refs[length:], lambda ref: by_version[ref.version],
+            today=day, as_of=day,
+            prefix=Prefix(aggregate=start_from, refs=tuple(refs[:length])),
+        ).case
+        segments.append((day, board_state(state, regions) if state is not None else None))
+    return segments
 
 
 # ---- rows on both axes -----------------------------------------------------------------------
@@ -212,6 +256,10 @@ def _desired(current: Sequence[VersionedRow], start: date, segments: Sequence[Se
     return merged
 
 
+def _ends_before(row: VersionedRow, day: date) -> bool:
+    return row.valid_to is not None and row.valid_to < day
+
+
 def supersede(
     current: list[VersionedRow],
     start: date,
@@ -227,8 +275,15 @@ def supersede(
     `recorded_at`: rows that no longer hold are closed then (deleted if they were recorded at
     that very instant, never visible), new ones open then. Returns the new open rows (in date
     order); `changes` collects the writes."""
-    desired = _desired(current, start, segments)
-    keep = {(row.valid_from, row.valid_to, row.state): row for row in current}
+    # Rows ending before `start` stand as they are: only the rest (and the row just before
+    # it, which a merge may extend) can change. Rows are in date order; a back-dated event
+    # usually touches the last few.
+    first = len(current)
+    while first > 0 and not _ends_before(current[first - 1], start):
+        first -= 1
+    first = max(0, first - 1)
+    desired = _desired(current[first:], start, segments)
+    keep = {(row.valid_from, row.valid_to, row.state): row for row in current[first:]}
     opened: list[VersionedRow] = []
     for begin, end, state in desired:
         row = keep.pop((begin, end, state), None)
@@ -240,6 +295,7 @@ def supersede(
             )
             changes.inserted.append(row)
         opened.append(row)
+    opened = [*current[:first], *opened]
     for row in keep.values():  # superseded
         if row.recorded_from == recorded_at:
             if row.stored:
