@@ -272,13 +272,15 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX IF NOT EXISTS proj_bitemporal_known_name_idx
             ON proj_bitemporal (name, cluster_id, recorded_from);
         -- Per case: the aggregate after its last event (a ledger snapshot's JSON), the
-        -- latest effective date and the last recording time.
+        -- latest effective date, the last recording time, and every event's effective date
+        -- and recording time (12 bytes each, projections/board_timeline.py pack_head).
         CREATE TABLE IF NOT EXISTS proj_bitemporal_cases (
             cluster_id uuid PRIMARY KEY,
             version integer NOT NULL,
             max_effective date NOT NULL,
             recorded_at timestamptz NOT NULL,
             position bigint NOT NULL,
+            heads bytea NOT NULL,
             state bytea NOT NULL
         );
         CREATE TABLE IF NOT EXISTS proj_bitemporal_tracking (

@@ -60,7 +60,9 @@ ROW_COLUMNS: tuple[str, ...] = (
     "cluster_id", "valid_from", "valid_to", "recorded_from", "recorded_to", *STATE_COLUMNS,
     "version", "position",
 )
-CASE_COLUMNS = ("cluster_id", "version", "max_effective", "recorded_at", "position", "state")
+CASE_COLUMNS = (
+    "cluster_id", "version", "max_effective", "recorded_at", "position", "heads", "state"
+)
 
 
 def _row_values(row: VersionedRow) -> list[Any]:
@@ -82,6 +84,7 @@ def decode_track(cluster_id: UUID, record: Any) -> CaseTrack:
     return CaseTrack(
         aggregate=snapshot.mutate(None), max_effective=record["max_effective"],
         recorded_at=record["recorded_at"], version=record["version"],
+        heads=bytes(record["heads"]),
     )
 
 
@@ -93,8 +96,8 @@ class _StoredLog:
                  version: int) -> None:
         self.view, self.curs, self.cluster_id, self.version = view, curs, cluster_id, version
 
-    def events(self) -> Sequence[LoggedEvent]:
-        return self.view._read_earlier(self.curs, self.cluster_id, self.version)
+    def events_after(self, version: int) -> Sequence[LoggedEvent]:
+        return self.view._read_earlier(self.curs, self.cluster_id, version, self.version)
 
     def aggregate_at_most(self, version: int) -> tuple[int, Any]:
         """The latest of the ledger's own snapshots at or below `version`: the aggregate as
@@ -122,8 +125,8 @@ class _MemoryLog:
         if track.version % _CHECKPOINT_EVERY == 0:
             self.saved[track.version] = copy.deepcopy(track.aggregate)
 
-    def events(self) -> Sequence[LoggedEvent]:
-        return self.logged[: self.version - 1]
+    def events_after(self, version: int) -> Sequence[LoggedEvent]:
+        return self.logged[version : self.version - 1]
 
     def aggregate_at_most(self, version: int) -> tuple[int, Any]:
         saved = version - version % _CHECKPOINT_EVERY
@@ -188,7 +191,7 @@ class BitemporalView(LedgerView):
             "ORDER BY cluster_id, valid_from"
         ).format(SQL(", ").join(map(Identifier, ROW_COLUMNS)), table).as_bytes()
         self._select_tracks = SQL(
-            "SELECT cluster_id, version, max_effective, recorded_at, state FROM {} "
+            "SELECT cluster_id, version, max_effective, recorded_at, heads, state FROM {} "
             "WHERE cluster_id = ANY(%s)"
         ).format(cases).as_bytes()
         self._close = SQL("UPDATE {} SET recorded_to = %s WHERE {}").format(
@@ -200,14 +203,15 @@ class BitemporalView(LedgerView):
             SQL(", ").join(SQL("%s") for _ in ROW_COLUMNS),
         ).as_bytes()
         self._upsert_track = SQL(
-            "INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (cluster_id) DO "
-            "UPDATE SET version = EXCLUDED.version, max_effective = EXCLUDED.max_effective, "
+            "INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (cluster_id) "
+            "DO UPDATE SET version = EXCLUDED.version, max_effective = EXCLUDED.max_effective, "
             "recorded_at = EXCLUDED.recorded_at, position = EXCLUDED.position, "
-            "state = EXCLUDED.state"
+            "heads = EXCLUDED.heads, state = EXCLUDED.state"
         ).format(cases, SQL(", ").join(map(Identifier, CASE_COLUMNS))).as_bytes()
         self._earlier = SQL(
             "SELECT notification_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = %s AND originator_version < %s AND topic LIKE %s "
+            "WHERE originator_id = %s AND originator_version > %s AND originator_version < %s "
+            "AND topic LIKE %s "
             "ORDER BY originator_version"
         ).format(Identifier(EVENTS_TABLE)).as_bytes()
         self._snapshot = SQL(
@@ -277,12 +281,13 @@ class BitemporalView(LedgerView):
         return current
 
     def _read_earlier(
-        self, curs: Cursor[DictRow], cluster_id: UUID, version: int
+        self, curs: Cursor[DictRow], cluster_id: UUID, after: int, before: int
     ) -> list[LoggedEvent]:
-        """The case's events before `version`, from the log (a back-dated event needs them).
-        A cursor of its own: the caller's may hold a result it has not read yet."""
+        """The case's events after version `after` and before `before`, from the log (a
+        back-dated event needs them). A cursor of its own: the caller's may hold a result it
+        has not read yet."""
         with curs.connection.cursor() as own:
-            own.execute(self._earlier, (cluster_id, version, CLUSTER_TOPICS))
+            own.execute(self._earlier, (cluster_id, after, before, CLUSTER_TOPICS))
             return [
                 LoggedEvent(
                     decode_event(cluster_id, r["originator_version"], r["topic"],
@@ -324,7 +329,7 @@ class BitemporalView(LedgerView):
             self._upsert_track,
             [
                 (cid, track.version, track.max_effective, track.recorded_at,
-                 fold.positions[cid], encode_track(self._mapper, track))
+                 fold.positions[cid], track.heads, encode_track(self._mapper, track))
                 for cid, track in fold.tracks.items()
                 if track is not None and cid in fold.positions
             ],
@@ -351,7 +356,7 @@ class BitemporalView(LedgerView):
             if track is not None:
                 tracks.append([
                     cluster_id, track.version, track.max_effective, track.recorded_at,
-                    fold.positions[cluster_id], encode_track(self._mapper, track),
+                    fold.positions[cluster_id], track.heads, encode_track(self._mapper, track),
                 ])
             cases += 1
             folded += len(logged)

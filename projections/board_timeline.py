@@ -28,8 +28,9 @@ a back-dated event needs them.
 from __future__ import annotations
 
 import copy
+import struct
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
@@ -96,13 +97,36 @@ def board_state(case: CaseState, regions: Regions) -> BoardState:
 
 class CaseTrack(msgspec.Struct, kw_only=True):
     """What the view keeps per case to take the next event: the aggregate after every event
-    so far (all of them known, whatever their dates), the latest effective date among them and
-    when the last one was recorded."""
+    so far (all of them known, whatever their dates), the latest effective date among them,
+    when the last one was recorded, and every event's head (effective date and recording
+    time, packed: what the filters of `domain.history` test)."""
 
     aggregate: Any  # Cluster
     max_effective: date
     recorded_at: datetime
     version: int
+    heads: bytes
+
+
+_HEAD = struct.Struct("<iq")  # effective date (ordinal), recording time (µs since the epoch)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def pack_head(effective: date, recorded_at: datetime) -> bytes:
+    delta = recorded_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return _HEAD.pack(effective.toordinal(), micros)
+
+
+def unpack_heads(raw: bytes) -> list[EventRef]:
+    """The heads of events 1..n (type and position are not kept: no filter reads them)."""
+    return [
+        EventRef(
+            version=index + 1, position=None, type="", effective_date=date.fromordinal(day),
+            recorded_at=_EPOCH + timedelta(microseconds=micros),
+        )
+        for index, (day, micros) in enumerate(_HEAD.iter_unpack(raw))
+    ]
 
 
 Segment = tuple[date, BoardState | None]  # from this date on (to the next segment): the state
@@ -111,20 +135,12 @@ Segment = tuple[date, BoardState | None]  # from this date on (to the next segme
 class CaseLog(Protocol):
     """A case's earlier events, for a back-dated event."""
 
-    def events(self) -> Sequence[LoggedEvent]:
-        """Events 1..N-1 of the case, in version order (positions where known)."""
+    def events_after(self, version: int) -> Sequence[LoggedEvent]:
+        """Events version+1..N-1 of the case, in version order (positions where known)."""
 
     def aggregate_at_most(self, version: int) -> tuple[int, Any]:
         """A saved state to start a fold from: (k, the aggregate after the case's first k
         events) with k <= `version`, a copy the caller may fold further; (0, None) if none."""
-
-
-def _ref(logged: LoggedEvent) -> EventRef:
-    event = logged.event
-    return EventRef(
-        version=event.originator_version, position=logged.position, type=type(event).__name__,
-        effective_date=event.meta.effective_date, recorded_at=event.timestamp,
-    )
 
 
 def advance(
@@ -143,7 +159,7 @@ def advance(
         opened: Any = event.mutate(None)
         new = CaseTrack(
             aggregate=opened, max_effective=effective, recorded_at=event.timestamp,
-            version=event.originator_version,
+            version=event.originator_version, heads=pack_head(effective, event.timestamp),
         )
         return new, effective, [(effective, board_state(opened.case, regions))]
     if event.originator_version != track.version + 1:
@@ -151,20 +167,24 @@ def advance(
             f"event v{event.originator_version} does not follow the case's v{track.version}"
         )
     back_dated = effective < track.max_effective
-    history: list[LoggedEvent] = []
-    if back_dated:
-        history = [*log.events(), LoggedEvent(event)]
+    refs: list[EventRef] = []
+    if back_dated:  # read before the aggregate moves on (a saved state may be the track's)
+        refs = [*unpack_heads(track.heads), EventRef(
+            version=event.originator_version, position=None, type="",
+            effective_date=effective, recorded_at=event.timestamp,
+        )]
     aggregate = event.mutate(track.aggregate)
     new = CaseTrack(
         aggregate=aggregate,
         max_effective=max(track.max_effective, effective),
         recorded_at=max(track.recorded_at, event.timestamp),
         version=event.originator_version,
+        heads=track.heads + pack_head(effective, event.timestamp),
     )
     if not back_dated:
         return new, effective, [(effective, board_state(aggregate.case, regions))]
     segments = _timeline_from(
-        event.originator_id, effective, new.max_effective, history, log, regions
+        event, effective, new.max_effective, refs, log, regions
     )
     # From the latest effective date on, every event passes: the state is the whole fold.
     segments.append((new.max_effective, board_state(aggregate.case, regions)))
@@ -172,22 +192,24 @@ def advance(
 
 
 def _timeline_from(
-    cluster_id: UUID, start: date, end: date, history: list[LoggedEvent], log: CaseLog,
-    regions: Regions,
+    event: Any, start: date, end: date, refs: list[EventRef], log: CaseLog, regions: Regions,
 ) -> list[Segment]:
     """The case's board state at `start` and at each later effective date before `end`,
-    each as `domain.history.case_at(as_of=that date)` folds `history`.
+    each as `domain.history.case_at(as_of=that date)` folds the case's events 1..N (`event`
+    is N; `refs` their heads).
 
     The events up to the first one effective after `start` pass the filter for every such
-    date: they are folded once (from a saved state where there is one) and the fold for
-    each date starts from that prefix (`domain.history.Prefix`; a copy, but for the last)."""
-    refs = [_ref(logged) for logged in history]
+    date: they are folded once, from a saved state (`log`), and the fold for each date starts
+    from that prefix (`domain.history.Prefix`; a copy, but for the last). Only the events
+    after the saved state are read."""
+    cluster_id: UUID = event.originator_id
     dates = sorted({start, *(r.effective_date for r in refs if start < r.effective_date < end)})
     length = replayable_prefix(refs, start, None)
     saved, prefix = log.aggregate_at_most(length)
-    for logged in history[saved:length]:
-        prefix = logged.event.mutate(prefix)
-    by_version = {r.version: logged.event for r, logged in zip(refs, history, strict=True)}
+    later = [*(logged.event for logged in log.events_after(saved)), event]
+    for earlier in later[: length - saved]:
+        prefix = earlier.mutate(prefix)
+    by_version = {e.originator_version: e for e in later}
     segments: list[Segment] = []
     for index, day in enumerate(dates):
         start_from = prefix if index == len(dates) - 1 else copy.deepcopy(prefix)
