@@ -2,11 +2,12 @@
 
 `proj_bitemporal` holds rows (`projections.board_timeline.VersionedRow`): the board state of a
 case for effective dates [valid_from, valid_to) as recorded during [recorded_from,
-recorded_to) — NULL ends are open. The board on date D as known at T is the one row per case
-with valid_from <= D < valid_to and recorded_from <= T < recorded_to (`projections.queries`,
-with the live board's filters, sorting and keyset pages). `proj_bitemporal_cases` keeps, per
-case, the aggregate after its last event (encoded as a ledger snapshot), the latest effective
-date and the last recording time: what the next event is folded onto.
+recorded_to); an open end is stored as `schema.OPEN_DATE` / `OPEN_INSTANT` (9999-12-31). The
+board on date D as known at T is the one row per case with valid_from <= D < valid_to and
+recorded_from <= T < recorded_to (`projections.queries`, with the live board's filters,
+sorting and keyset pages). `proj_bitemporal_cases` keeps, per case, the aggregate after its
+last event (encoded as a ledger snapshot), the latest effective date, the last recording time
+and every event's head: what the next event is folded onto.
 
 Like the other views it is an eventsourcing tracking recorder: the rows of a batch of events
 and the batch's position are written in ONE transaction under the view's advisory lock, and
@@ -46,7 +47,7 @@ from projections.board_timeline import (
     supersede,
 )
 from projections.folds import IGNORED_EVENTS, Rules, UnhandledEvent, topic_of
-from projections.schema import BITEMPORAL
+from projections.schema import BITEMPORAL, OPEN_DATE, OPEN_INSTANT, OPEN_INSTANT_SQL
 from projections.views import APPLICATION_NAME, LedgerView
 
 EVENTS_TABLE = APPLICATION_NAME.lower() + "_events"
@@ -68,7 +69,8 @@ CASE_COLUMNS = (
 def _row_values(row: VersionedRow) -> list[Any]:
     state = row.state
     return [
-        row.cluster_id, row.valid_from, row.valid_to, row.recorded_from, row.recorded_to,
+        row.cluster_id, row.valid_from, OPEN_DATE if row.valid_to is None else row.valid_to,
+        row.recorded_from, OPEN_INSTANT if row.recorded_to is None else row.recorded_to,
         *(getattr(state, c) for c in STATE_COLUMNS), row.version, row.position,
     ]
 
@@ -187,9 +189,11 @@ class BitemporalView(LedgerView):
         table, cases = Identifier(self.prefix), Identifier(self.prefix + "_cases")
         key = SQL("cluster_id = %s AND valid_from = %s AND recorded_from = %s")
         self._select_open = SQL(
-            "SELECT {} FROM {} WHERE cluster_id = ANY(%s) AND recorded_to IS NULL "
+            "SELECT {} FROM {} WHERE cluster_id = ANY(%s) AND recorded_to = {} "
             "ORDER BY cluster_id, valid_from"
-        ).format(SQL(", ").join(map(Identifier, ROW_COLUMNS)), table).as_bytes()
+        ).format(
+            SQL(", ").join(map(Identifier, ROW_COLUMNS)), table, SQL(OPEN_INSTANT_SQL)
+        ).as_bytes()
         self._select_tracks = SQL(
             "SELECT cluster_id, version, max_effective, recorded_at, heads, state FROM {} "
             "WHERE cluster_id = ANY(%s)"
@@ -399,8 +403,9 @@ class BitemporalView(LedgerView):
 def _from_record(record: Any, *, stored: bool = True) -> VersionedRow:
     return VersionedRow(
         cluster_id=record["cluster_id"], valid_from=record["valid_from"],
-        valid_to=record["valid_to"], recorded_from=record["recorded_from"],
-        recorded_to=record["recorded_to"],
+        valid_to=None if record["valid_to"] == OPEN_DATE else record["valid_to"],
+        recorded_from=record["recorded_from"],
+        recorded_to=None if record["recorded_to"] == OPEN_INSTANT else record["recorded_to"],
         state=BoardState(**{c: record[c] for c in STATE_COLUMNS}),
         version=record["version"], position=record["position"], stored=stored,
     )

@@ -80,7 +80,7 @@ class ChangeFilters(msgspec.Struct, frozen=True, kw_only=True):
 class _Row(msgspec.Struct, frozen=True):
     cluster_id: UUID
     valid_from: date
-    valid_to: date | None
+    valid_to: date  # schema.OPEN_DATE: open
     name: str
     programme: str
     city_code: str
@@ -92,7 +92,7 @@ class _Row(msgspec.Struct, frozen=True):
     paid_fen: int
 
     def covers(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+        return self.valid_from <= day < self.valid_to
 
     def status_on(self, day: date) -> str:
         return derived_status(self.status, self.valid_until, self.renewal_pending, day)
@@ -194,7 +194,7 @@ async def list_changes(
     clauses = recorded_sql(bind(known_at) if known_at is not None else None)
     clauses += [
         f"valid_from <= {bind(end)}",
-        f"(valid_to IS NULL OR valid_to > {bind(start)})",
+        f"valid_to > {bind(start)}",
         f"county_code = ANY({bind(list(counties))}::text[])",
     ]
     if prefix:

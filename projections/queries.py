@@ -40,7 +40,14 @@ from domain.errors import InvalidInput
 from domain.rulebook import Programme
 from infra.database import ConnectionInfo
 from projections.folds import EXPIRED, DeadlineKind, FundingRow, Payment
-from projections.schema import BITEMPORAL, DEADLINES, FUNDING, STATUS
+from projections.schema import (
+    BITEMPORAL,
+    DEADLINES,
+    FUNDING,
+    OPEN_DATE_SQL,
+    OPEN_INSTANT_SQL,
+    STATUS,
+)
 from projections.summary import FundingTotal, StatusCount, Summary
 
 STATUS_VALUES = frozenset({*(str(s) for s in Status), EXPIRED})
@@ -230,19 +237,16 @@ def valid_sql(as_of_sql: str | None) -> list[str]:
     """The conditions that pick a bitemporal row in force on the date `as_of_sql` (an SQL
     expression; None: the rows without an end, in force from their date on)."""
     if as_of_sql is None:
-        return ["valid_to IS NULL"]
-    return [f"valid_from <= {as_of_sql}", f"(valid_to IS NULL OR valid_to > {as_of_sql})"]
+        return [f"valid_to = {OPEN_DATE_SQL}"]
+    return [f"valid_from <= {as_of_sql}", f"valid_to > {as_of_sql}"]
 
 
 def recorded_sql(known_at_sql: str | None) -> list[str]:
     """The conditions that pick a bitemporal row on record at the instant `known_at_sql` (an
     SQL expression; None: the record as it stands now)."""
     if known_at_sql is None:
-        return ["recorded_to IS NULL"]
-    return [
-        f"recorded_from <= {known_at_sql}",
-        f"(recorded_to IS NULL OR recorded_to > {known_at_sql})",
-    ]
+        return [f"recorded_to = {OPEN_INSTANT_SQL}"]
+    return [f"recorded_from <= {known_at_sql}", f"recorded_to > {known_at_sql}"]
 
 
 class _Sort(NamedTuple):

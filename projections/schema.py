@@ -10,6 +10,7 @@ the migrations.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any, Final, Literal, LiteralString, NamedTuple
 
 from psycopg import Cursor
@@ -38,6 +39,12 @@ STATUS = ViewSpec("status", "proj_status", ("",), 72710101)
 FUNDING = ViewSpec("funding", "proj_funding", ("", "_cases"), 72710102)
 DEADLINES = ViewSpec("deadlines", "proj_deadlines", ("", "_cases"), 72710103)
 BITEMPORAL = ViewSpec("bitemporal", "proj_bitemporal", ("", "_cases"), 72710104)
+# The bitemporal view's open ends (no end yet): the largest values both drivers read and write
+# as they are, NOT NULL so that `valid_to > D` and `recorded_to > T` can be index conditions.
+OPEN_DATE = date.max
+OPEN_DATE_SQL = "'9999-12-31'::date"
+OPEN_INSTANT = datetime(9999, 12, 31, tzinfo=UTC)
+OPEN_INSTANT_SQL = "'9999-12-31 00:00:00+00'::timestamptz"
 VIEWS: dict[str, ViewSpec] = {
     spec.name: spec for spec in (STATUS, FUNDING, DEADLINES, BITEMPORAL)
 }
