@@ -22,6 +22,7 @@ own events, so the rows are the ones event-by-event processing leaves.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -107,7 +108,91 @@ class _StoredLog:
         return self.view._read_snapshot(self.curs, self.cluster_id, version)
 
 
-_CHECKPOINT_EVERY = 32  # a rebuild keeps the aggregate of every 32nd version of a case
+_CHECKPOINT_EVERY = 32  # a case's aggregate is kept in memory at every 32nd version
+_RECENT_CASES = 1000  # cases the projector keeps in memory (track, recent events, states)
+_RECENT_STATES = 2  # saved states kept per case in memory: the latest two
+
+
+class _Recent:
+    """A case as the projector last left it: its track, and its latest events (decoded) with
+    a saved state every 32 versions, so that a back-dated event, which usually reaches back a
+    few events, is folded without reading the log."""
+
+    def __init__(self, track: CaseTrack, logged: LoggedEvent) -> None:
+        self.track = track
+        self.events: list[LoggedEvent] = [logged]
+        self.first = track.version  # version of events[0]
+        self.saved: dict[int, Any] = {}
+
+    def add(self, track: CaseTrack, logged: LoggedEvent) -> None:
+        self.track = track
+        self.events.append(logged)
+        if track.version % _CHECKPOINT_EVERY == 0:
+            self.saved[track.version] = copy.deepcopy(track.aggregate)
+            if len(self.saved) > _RECENT_STATES:
+                del self.saved[min(self.saved)]
+            # events up to the oldest saved state are in it
+            oldest = min(self.saved)
+            self.events = self.events[oldest - self.first + 1:]
+            self.first = oldest + 1
+
+
+class RecentCases:
+    """The projector's memory of recently folded cases (LRU). An entry is used only for the
+    event that follows it (version check), and the whole memory is dropped when a batch fails:
+    its aggregates may have moved on with events that were not committed."""
+
+    def __init__(self, size: int = _RECENT_CASES) -> None:
+        self.size = size
+        self.cases: OrderedDict[UUID, _Recent] = OrderedDict()
+
+    def before(self, cluster_id: UUID, version: int) -> _Recent | None:
+        """The case as left just before event `version`, if remembered."""
+        recent = self.cases.get(cluster_id)
+        if recent is None or recent.track.version != version - 1:
+            return None
+        self.cases.move_to_end(cluster_id)
+        return recent
+
+    def note(self, track: CaseTrack, logged: LoggedEvent) -> None:
+        cluster_id: UUID = logged.event.originator_id
+        recent = self.cases.get(cluster_id)
+        if recent is not None and recent.track.version == track.version - 1:
+            recent.add(track, logged)
+            self.cases.move_to_end(cluster_id)
+            return
+        self.cases[cluster_id] = _Recent(track, logged)
+        self.cases.move_to_end(cluster_id)
+        while len(self.cases) > self.size:
+            self.cases.popitem(last=False)
+
+    def clear(self) -> None:
+        self.cases.clear()
+
+
+class _RecentLog:
+    """A case's earlier events and saved states from the projector's memory where it holds
+    them, else from the ledger's tables."""
+
+    def __init__(self, recent: _Recent | None, stored: _StoredLog) -> None:
+        self.recent, self.stored = recent, stored
+
+    def events_after(self, version: int) -> Sequence[LoggedEvent]:
+        recent = self.recent
+        if recent is not None and recent.first <= version + 1:
+            return [
+                logged for logged in recent.events
+                if version < logged.event.originator_version < self.stored.version
+            ]
+        return self.stored.events_after(version)
+
+    def aggregate_at_most(self, version: int) -> tuple[int, Any]:
+        recent = self.recent
+        usable = [k for k in recent.saved if k <= version] if recent is not None else []
+        if recent is not None and usable:
+            saved = max(usable)
+            return saved, copy.deepcopy(recent.saved[saved])
+        return self.stored.aggregate_at_most(version)
 
 
 class _MemoryLog:
@@ -145,12 +230,14 @@ class _Fold:
         current: dict[UUID, list[VersionedRow]],
         log_of: Callable[[UUID, int], CaseLog],
         keep: Callable[[CaseTrack], None] | None = None,
+        note: Callable[[CaseTrack, LoggedEvent], None] | None = None,
     ) -> None:
         self.rules = rules
         self.tracks = tracks
         self.current = current
         self.log_of = log_of
         self.keep = keep
+        self.note = note
         self.changes = RowChanges()
         self.positions: dict[UUID, int] = {}
 
@@ -169,6 +256,8 @@ class _Fold:
         self.tracks[cluster_id] = track
         if self.keep is not None:
             self.keep(track)
+        if self.note is not None:
+            self.note(track, LoggedEvent(event, position))
         self.positions[cluster_id] = position
         self.current[cluster_id] = supersede(
             self.current.get(cluster_id, []), start, segments, cluster_id=cluster_id,
@@ -186,6 +275,7 @@ class BitemporalView(LedgerView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self._mapper = MsgspecMapper(JSONTranscoder())
+        self.recent = RecentCases()
         table, cases = Identifier(self.prefix), Identifier(self.prefix + "_cases")
         key = SQL("cluster_id = %s AND valid_from = %s AND recorded_from = %s")
         self._select_open = SQL(
@@ -250,15 +340,37 @@ class BitemporalView(LedgerView):
             return
         events = [(e, t.notification_id) for e, t in fresh if e is not None]
         if events:
-            ids = list({event.originator_id for event, _ in events})
-            fold = _Fold(
-                rules, self._load_tracks(curs, ids), self._load_open(curs, ids),
-                lambda cid, version: _StoredLog(self, curs, cid, version),
-            )
-            for event, at in events:
-                fold.take(event, at)
-            self._write(curs, fold)
+            try:
+                self._fold_events(curs, events, rules)
+            except BaseException:
+                self.recent.clear()  # its aggregates may hold events now rolled back
+                raise
         self._insert_tracking(curs, fresh[-1][1])
+
+    def _fold_events(
+        self, curs: Cursor[DictRow], events: list[tuple[Any, int]], rules: Rules
+    ) -> None:
+        first: dict[UUID, int] = {}
+        for event, _ in events:
+            first.setdefault(event.originator_id, event.originator_version)
+        remembered = {
+            cid: recent for cid, version in first.items()
+            if (recent := self.recent.before(cid, version)) is not None
+        }
+        tracks = self._load_tracks(curs, [cid for cid in first if cid not in remembered])
+        tracks.update((cid, recent.track) for cid, recent in remembered.items())
+
+        def log_of(cluster_id: UUID, version: int) -> CaseLog:
+            stored = _StoredLog(self, curs, cluster_id, version)
+            return _RecentLog(self.recent.before(cluster_id, version), stored)
+
+        def note(track: CaseTrack, logged: LoggedEvent) -> None:
+            self.recent.note(track, logged)
+
+        fold = _Fold(rules, tracks, self._load_open(curs, list(first)), log_of, note=note)
+        for event, at in events:
+            fold.take(event, at)
+        self._write(curs, fold)
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int, rules: Rules) -> None:
         """One event, without a tracking record (a rebuild's catch-up writes that)."""
