@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import Tracking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
@@ -28,11 +29,15 @@ from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Dossier, Grou
 from domain.history import LoggedEvent, case_at
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
+from projections import board_timeline as timeline
 from projections.bitemporal import STATE_COLUMNS
 from projections.board_timeline import BoardState, board_state
 from projections.positions import wait_for_position
+from projections.projection import PROJECTIONS
 from projections.queries import recorded_sql, status_on_sql, valid_sql
+from projections.rebuild import open_view
 from projections.runner import Projector
+from projections.schema import VIEWS, create_copy, drop_copy
 from tests.factories import (
     FJ_PROVINCE,
     JINJIANG,
@@ -498,3 +503,49 @@ def test_the_board_as_known_at_a_time_alone_reads_statuses_on_that_date(
     assert_view_equals_fold(ledger, db, cid, None, recorded)
     assert_view_equals_fold(ledger, db, cid, None, None)
     assert _state_at(ledger, db, cid, None, recorded - timedelta(days=3650)) is None
+
+
+def test_a_failed_batch_leaves_no_trace_in_the_projectors_memory(
+    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that fails half-way through an event (the case's aggregate moved on, its rows
+    not yet superseded; the transaction rolled back) is folded again by the same view object:
+    the rows equal the live view's."""
+    cid = _certified_xm(ledger, "批次失败")
+    ledger.report_major_change(cid, meta("county", SIMING, date(2025, 8, 1)), 3,
+                               kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧港口")
+    ledger.revoke(cid, meta("miit_recorder", XIAMEN, date(2025, 6, 30),
+                            document_number="工信部企业函〔2025〕41号", comment="虚假申报"),
+                  4, ground=Ground.FALSE_APPLICATION, received_on=date(2025, 7, 2))
+    _settle(ledger, migrated)
+    head = ledger.recorder.max_notification_id()
+    notifications = ledger.recorder.select_notifications(start=1, limit=head or 0)
+    events = [(ledger.mapper.to_domain_event(n), Tracking(ClusterLedger.name, n.id))
+              for n in notifications]
+    prefix = f"proj_bitemporal_f{uuid4().hex[:6]}"
+    with psycopg.connect(migrated.url) as conn, conn.cursor() as curs:
+        create_copy(curs, VIEWS["bitemporal"], prefix)
+    view = open_view(migrated, "bitemporal", prefix)
+    try:
+        projection = type("Copy", (PROJECTIONS["bitemporal"],), {"name": prefix})(view)
+        projection.process_batch(events[:-2])
+        reading = timeline.board_state
+
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("injected failure inside the fold")
+
+        monkeypatch.setattr(timeline, "board_state", fail)  # after the aggregate moved on
+        with pytest.raises(RuntimeError, match="injected"):
+            projection.process_batch(events[-2:])
+        monkeypatch.setattr(timeline, "board_state", reading)
+        projection.process_batch(events[-2:])
+        live = open_view(migrated, "bitemporal")
+        try:
+            assert view.rows() == live.rows()
+        finally:
+            live.datastore.close()
+    finally:
+        view.datastore.close()
+        with psycopg.connect(migrated.url) as conn, conn.cursor() as curs:
+            drop_copy(curs, VIEWS["bitemporal"], prefix)
