@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Tracking
@@ -270,7 +270,6 @@ class BitemporalView(LedgerView):
     """Each case's board row on both time axes (see the module's docstring)."""
 
     spec = BITEMPORAL
-    case_table_suffix: ClassVar[str] = "_cases"
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
