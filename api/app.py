@@ -39,6 +39,7 @@ ROUTE_MODULES = (
     "api.routes.commands",  # every command, from its declaration (domain.commands)
     "api.routes.eligibility", "api.routes.calendar",
     "api.routes.reads",
+    "api.routes.changes",
     "api.routes.audit",
     "api.i18n.routes",  # GET /lang/{code}: the pages' language switch
 )

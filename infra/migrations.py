@@ -238,6 +238,79 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ON proj_status (lapses_on) WHERE lapses_on IS NOT NULL;
         ANALYZE proj_status;
         """),
+    (105, "projection: the board on both time axes (bitemporal)", """
+        -- projections/bitemporal.py. One row per case and stretch of effective dates
+        -- [valid_from, valid_to) as recorded during [recorded_from, recorded_to); an open
+        -- end is 9999-12-31 (not NULL: `valid_to > D` and `recorded_to > T` are then index
+        -- conditions). The board on D as known at T: valid_from <= D < valid_to and
+        -- recorded_from <= T < recorded_to. The state columns are the board's
+        -- (projections.board_timeline.BoardState); next_due_* stay NULL (deadlines are not
+        -- kept on the time axes) so that the live board's query reads this table unchanged.
+        CREATE TABLE IF NOT EXISTS proj_bitemporal (
+            cluster_id uuid NOT NULL,
+            valid_from date NOT NULL,
+            valid_to date NOT NULL,
+            recorded_from timestamptz NOT NULL,
+            recorded_to timestamptz NOT NULL,
+            name text NOT NULL,
+            programme text NOT NULL,
+            province_code text NOT NULL,
+            city_code text NOT NULL,
+            county_code text NOT NULL,
+            leading_industry text NOT NULL,
+            operating_unit text,
+            status text NOT NULL,
+            applied_on date NOT NULL,
+            certified_on date,
+            valid_until date,
+            renewal_pending boolean NOT NULL,
+            lapses_on date,  -- domain.status.lapses_on: the board's SQL reads the status by it
+            last_report_year integer,
+            last_final_score numeric,
+            revoked_on date,
+            approved_fen bigint NOT NULL,
+            paid_fen bigint NOT NULL,
+            next_due_on date,
+            next_due_kind text,
+            version integer NOT NULL,
+            position bigint NOT NULL,
+            PRIMARY KEY (cluster_id, valid_from, recorded_from),
+            CHECK (valid_to > valid_from),
+            CHECK (recorded_to > recorded_from)
+        );
+        -- The rows as the record stands now (recorded_to open): what each event rewrites,
+        -- and what a page as of a date walks in the board's default order, testing each
+        -- case's stretches of dates in the index (a case has one per change of its row).
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_open_idx
+            ON proj_bitemporal (cluster_id, valid_from)
+            WHERE recorded_to = '9999-12-31 00:00:00+00';
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_name_idx
+            ON proj_bitemporal (name, cluster_id, valid_from, valid_to)
+            WHERE recorded_to = '9999-12-31 00:00:00+00';
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_city_name_idx
+            ON proj_bitemporal (left(county_code, 4), name, cluster_id, valid_from, valid_to)
+            WHERE recorded_to = '9999-12-31 00:00:00+00';
+        -- A page as known at an earlier time walks every recorded row.
+        CREATE INDEX IF NOT EXISTS proj_bitemporal_known_name_idx
+            ON proj_bitemporal (name, cluster_id, recorded_from, recorded_to, valid_from,
+                                valid_to);
+        -- Per case: the aggregate after its last event (a ledger snapshot's JSON), the
+        -- latest effective date, the last recording time, and every event's effective date
+        -- and recording time (12 bytes each, projections/board_timeline.py pack_head).
+        CREATE TABLE IF NOT EXISTS proj_bitemporal_cases (
+            cluster_id uuid PRIMARY KEY,
+            version integer NOT NULL,
+            max_effective date NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            position bigint NOT NULL,
+            heads bytea NOT NULL,
+            state bytea NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS proj_bitemporal_tracking (
+            application_name text PRIMARY KEY, notification_id bigint
+        );
+        INSERT INTO proj_bitemporal_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
+        """),
     (300, "web sign-in: local accounts, sessions, failed sign-in throttle", r"""
         -- infra/accounts.py and infra/sessions.py. A username is the `Actor.user_id` that goes
         -- into events: lower case, so that two spellings never name two people.

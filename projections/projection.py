@@ -16,6 +16,7 @@ from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
+from projections.bitemporal import BitemporalView
 from projections.folds import (
     IGNORED_EVENTS,
     Rules,
@@ -23,7 +24,7 @@ from projections.folds import (
     handled_event_classes,
     topic_of,
 )
-from projections.schema import DEADLINES, FUNDING, STATUS
+from projections.schema import BITEMPORAL, DEADLINES, FUNDING, STATUS
 from projections.views import DeadlinesView, FundingView, LedgerView, StatusView
 
 TView = TypeVar("TView", bound=LedgerView)
@@ -118,8 +119,14 @@ class DeadlinesProjection(LedgerProjection[DeadlinesView]):
     view_class = DeadlinesView
 
 
+class BitemporalProjection(LedgerProjection[BitemporalView]):
+    name = BITEMPORAL.prefix
+    view_class = BitemporalView
+
+
 PROJECTIONS: dict[str, type[LedgerProjection[Any]]] = {
     STATUS.name: StatusProjection,
     FUNDING.name: FundingProjection,
     DEADLINES.name: DeadlinesProjection,
+    BITEMPORAL.name: BitemporalProjection,
 }

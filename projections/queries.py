@@ -29,7 +29,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -41,7 +41,14 @@ from domain.rulebook import Programme
 from domain.status import EXPIRED, STATUSES_READ, Status
 from infra.database import ConnectionInfo
 from projections.folds import DeadlineKind, FundingRow, Payment
-from projections.schema import DEADLINES, FUNDING, STATUS
+from projections.schema import (
+    BITEMPORAL,
+    DEADLINES,
+    FUNDING,
+    OPEN_DATE_SQL,
+    OPEN_INSTANT_SQL,
+    STATUS,
+)
 from projections.summary import FundingTotal, StatusCount, Summary
 
 STATUS_VALUES = STATUSES_READ
@@ -203,6 +210,40 @@ class ClusterFilters(msgspec.Struct, frozen=True, kw_only=True):
     name: str | None = None  # part of the cluster's name
 
 
+class BoardHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """The board as it stood on `as_of` (valid time; None: every event known, whatever its
+    date) as recorded at `known_at` (transaction time; None: as the record stands now),
+    read from the bitemporal view (`projections.bitemporal`)."""
+
+    as_of: date | None = None
+    known_at: datetime | None = None
+
+    def status_on(self) -> date:
+        """The date statuses are read on, as `domain.history.case_at` reads them: `as_of`,
+        else the date of `known_at` (UTC)."""
+        if self.as_of is not None:
+            return self.as_of
+        if self.known_at is None:
+            raise ValueError("a board in the past needs as_of or known_at")
+        return self.known_at.astimezone(UTC).date()
+
+
+def valid_sql(as_of_sql: str | None) -> list[str]:
+    """The conditions that pick a bitemporal row in force on the date `as_of_sql` (an SQL
+    expression; None: the rows without an end, in force from their date on)."""
+    if as_of_sql is None:
+        return [f"valid_to = {OPEN_DATE_SQL}"]
+    return [f"valid_from <= {as_of_sql}", f"valid_to > {as_of_sql}"]
+
+
+def recorded_sql(known_at_sql: str | None) -> list[str]:
+    """The conditions that pick a bitemporal row on record at the instant `known_at_sql` (an
+    SQL expression; None: the record as it stands now)."""
+    if known_at_sql is None:
+        return [f"recorded_to = {OPEN_INSTANT_SQL}"]
+    return [f"recorded_from <= {known_at_sql}", f"recorded_to > {known_at_sql}"]
+
+
 class _Sort(NamedTuple):
     expression: str  # SQL over the status view
     parser: Callable[[str], Any]  # of a cursor value
@@ -269,7 +310,7 @@ def city_prefix_sql(counties: Sequence[str]) -> str | None:
 def _cluster_sql(
     on: date, counties: tuple[str, ...], status: str | None, programme: str | None, *,
     prefix: bool, industry: bool, due_before: bool, cursor: bool, sort: str, limit: int,
-    name: bool = False,
+    name: bool = False, history: bool = False, as_of: date | None = None, known: bool = False,
 ) -> tuple[str, tuple[str, ...]]:
     """The SQL of one page of the board and the names of its bound parameters, in order.
 
@@ -277,10 +318,19 @@ def _cluster_sql(
     asyncpg finds its prepared statement by it. The date is a literal like the county list:
     with no parameter left (a first page without an industry or due-date filter), PostgreSQL
     plans the statement once per connection instead of planning a custom plan on every run.
+
+    With `history`, the same page over the bitemporal view: each case's row in force on
+    `as_of` as recorded at the bound `known_at` (if `known`), else as recorded now.
     """
     how, descending = _sort(sort)
     query = _Query()
     on_sql = _date_literal(on)
+    if history:
+        for clause in (
+            *valid_sql(None if as_of is None else _date_literal(as_of)),
+            *recorded_sql(query.bind("known_at") if known else None),
+        ):
+            query.where(clause)
     literal = _codes_literal(counties)
     query.where(f"county_code = ANY({literal or query.bind('counties')}::text[])")
     if literal is not None and (city := city_prefix_sql(counties)) is not None:
@@ -312,8 +362,9 @@ def _cluster_sql(
         f"{column.format(status=status_sql, on=on_sql)} AS {field}"
         for field, column in CLUSTER_COLUMNS
     )
+    table = BITEMPORAL.prefix if history else STATUS.prefix
     sql = (
-        f"SELECT {columns} FROM {STATUS.prefix}{query.where_sql} "
+        f"SELECT {columns} FROM {table}{query.where_sql} "
         f"ORDER BY {how.expression} {direction}, cluster_id {direction} "
         f"LIMIT {int(limit) + 1:d}"
     )
@@ -323,7 +374,11 @@ def _cluster_sql(
 async def list_clusters(
     conn: Any, *, on: date, counties: Sequence[str], prefix: str | None,
     filters: ClusterFilters, sort: str, limit: int, cursor: str | None,
+    history: BoardHistory | None = None,
 ) -> ClusterPage:
+    """One page of the board, status read on `on`; with `history`, the board as it stood
+    then (the same filters, sorts and pages; `next_due_*` empty: deadlines are not kept on
+    the time axes)."""
     how, _ = _sort(sort)
     if filters.status is not None and filters.status not in STATUS_VALUES:
         raise InvalidInput(
@@ -337,6 +392,7 @@ async def list_clusters(
         "industry": filters.industry,
         "name": filters.name,
         "due_before": filters.due_before,
+        "known_at": history.known_at if history is not None else None,
     }
     if cursor is not None:
         sort_key, values["cursor_value"], values["cursor_id"] = decode_cursor(
@@ -350,6 +406,8 @@ async def list_clusters(
         on, tuple(counties), filters.status, filters.programme, prefix=bool(prefix),
         industry=bool(filters.industry), due_before=filters.due_before is not None,
         cursor=cursor is not None, sort=sort, limit=limit, name=bool(filters.name),
+        history=history is not None, as_of=history.as_of if history is not None else None,
+        known=history is not None and history.known_at is not None,
     )
     records = await conn.fetch(
         sql, *[list(counties) if name == "counties" else values[name] for name in names]

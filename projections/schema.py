@@ -1,14 +1,16 @@
 """Which tables make up each view, and the DDL a rebuild needs (shadow tables, atomic swap).
 
-The live tables are created by migrations 100–102 (`infra/migrations.py`). A view's tables share
-a prefix: `<prefix>` (and `<prefix>_cases` where the view keeps per-cluster digests apart from
-its rows) plus `<prefix>_tracking`, the eventsourcing tracking table holding the view's position.
-A shadow (for a rebuild, or an isolated copy in tests) is the same set of tables under another
-prefix, created `LIKE` the live ones so that it cannot drift from the migrations.
+The live tables are created by migrations 100–102 and 104 (`infra/migrations.py`). A view's
+tables share a prefix: `<prefix>` (and `<prefix>_cases` where the view keeps per-cluster digests
+or states apart from its rows) plus `<prefix>_tracking`, the eventsourcing tracking table
+holding the view's position. A shadow (for a rebuild, or an isolated copy in tests) is the same
+set of tables under another prefix, created `LIKE` the live ones so that it cannot drift from
+the migrations.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any, Final, Literal, LiteralString, NamedTuple
 
 from psycopg import Cursor
@@ -36,7 +38,16 @@ class ViewSpec(NamedTuple):
 STATUS = ViewSpec("status", "proj_status", ("",), 72710101)
 FUNDING = ViewSpec("funding", "proj_funding", ("", "_cases"), 72710102)
 DEADLINES = ViewSpec("deadlines", "proj_deadlines", ("", "_cases"), 72710103)
-VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (STATUS, FUNDING, DEADLINES)}
+BITEMPORAL = ViewSpec("bitemporal", "proj_bitemporal", ("", "_cases"), 72710104)
+# The bitemporal view's open ends (no end yet): the largest values both drivers read and write
+# as they are, NOT NULL so that `valid_to > D` and `recorded_to > T` can be index conditions.
+OPEN_DATE = date.max
+OPEN_DATE_SQL = "'9999-12-31'::date"
+OPEN_INSTANT = datetime(9999, 12, 31, tzinfo=UTC)
+OPEN_INSTANT_SQL = "'9999-12-31 00:00:00+00'::timestamptz"
+VIEWS: dict[str, ViewSpec] = {
+    spec.name: spec for spec in (STATUS, FUNDING, DEADLINES, BITEMPORAL)
+}
 
 REBUILD_SUFFIX = "_rebuild"
 

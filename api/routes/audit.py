@@ -13,14 +13,11 @@ jurisdiction, like `GET /api/clusters/{id}`. The reconstruction is `domain.histo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
 from litestar import Request, get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
@@ -29,25 +26,22 @@ from api.errors import problem_responses
 from api.input_policy import MAX_POSITION, query_date, query_instant
 from api.runtime import Runtime, runtime_of
 from domain.actors import Actor, Role
-from domain.case import CaseState
 from domain.cluster import Cluster
 from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.history import CaseAtDate, CaseDiff, LoggedEvent, case_at, diff_between
 from domain.permissions import check_may_read
 from domain.regions import Regions
 from infra.audit.checkpointer import signer_of
-from infra.audit.export import EVENTS_TABLE, plan_range_async, stream_export
+from infra.audit.export import plan_range_async, stream_export
 from infra.audit.format import MEDIA_TYPE
 from infra.audit.signing import Checkpoint
 from infra.case_history import (
-    CLUSTER_TOPICS,
     StoredRow,
     case_at_date,
     fetch_events,
     stored_event,
 )
 from infra.event_heads import HeadCache
-from projections.queries import ClusterItem
 
 ActorRequest = Request[Actor, Any, Any]
 
@@ -292,106 +286,6 @@ async def get_diff(
         _reconstruct, runtime, cluster_id, stored, request.user, [from_date, to_date], known
     )
     return diff_between(before, after)
-
-
-# ---- the status board on a date ------------------------------------------------------------------
-
-
-def _board_item(state: CaseAtDate, regions: Regions) -> ClusterItem:
-    case: CaseState = state.case  # type: ignore[assignment]  # only existing cases
-    dossier = case.dossier
-    finals = [a for a in case.assessments.values() if a.final_score is not None]
-    last_final: Decimal | None = max(finals, key=lambda a: a.year).final_score if finals else None
-    county = dossier.county_code
-    return ClusterItem(
-        id=state.cluster_id,
-        name=dossier.name,
-        programme=str(dossier.programme),
-        province_code=county[:2] + "0000",
-        city_code=regions.city_of(county).code,
-        county_code=county,
-        leading_industry=dossier.leading_industry,
-        operating_unit=dossier.operating_unit,
-        status=state.status or "",
-        recorded_status=str(case.status),
-        applied_on=case.applied_on,
-        certified_on=case.certified_on,
-        valid_until=case.valid_until,
-        renewal_pending=case.renewal is not None and case.renewal.passed is None,
-        last_report_year=max(case.reports) if case.reports else None,
-        last_final_score=last_final,
-        next_due_on=None,  # deadlines are not reconstructed for past dates
-        next_due_kind=None,
-        next_due_overdue=False,
-        version=state.version or 0,
-        position=max((ref.position or 0 for ref in state.used), default=0),
-    )
-
-
-def _cluster_streams(runtime: Runtime) -> Iterator[tuple[UUID, list[tuple[int, StoredEvent]]]]:
-    """Every cluster's stored events, one cluster at a time (server-side cursor)."""
-    datastore = runtime.ledger.recorder.datastore  # type: ignore[attr-defined]
-    with datastore.get_connection() as conn, conn.transaction():
-        cursor = conn.cursor(name="board_as_of")
-        cursor.itersize = 2000
-        cursor.execute(
-            f"SELECT originator_id, originator_version, topic, state, notification_id"  # noqa: S608
-            f" FROM {EVENTS_TABLE} WHERE topic LIKE %s ORDER BY originator_id, originator_version",
-            (CLUSTER_TOPICS,),
-        )
-        current: UUID | None = None
-        events: list[tuple[int, StoredEvent]] = []
-        for row in cursor:
-            cluster_id = row["originator_id"]
-            if cluster_id != current:
-                if current is not None:
-                    yield current, events
-                current, events = cluster_id, []
-            events.append(
-                (
-                    row["notification_id"],
-                    StoredEvent(
-                        originator_id=cluster_id, originator_version=row["originator_version"],
-                        topic=row["topic"], state=bytes(row["state"]),
-                    ),
-                )
-            )
-        if current is not None:
-            yield current, events
-
-
-def board_rows(
-    runtime: Runtime, as_of: date | None, known_at: datetime | None, actor: Actor
-) -> list[ClusterItem]:
-    """Synchronous body of `board_as_of` (runs in a worker thread)."""
-    regions = runtime.ledger.services.regions
-    mapper = runtime.ledger.mapper
-    today = _today()
-    items = []
-    for cluster_id, stored in _cluster_streams(runtime):
-        first = mapper.to_domain_event(stored[0][1])
-        if not isinstance(first, Cluster.Applied) or not regions.covers(
-            actor.jurisdiction, first.dossier.county_code
-        ):
-            continue  # outside the caller's jurisdiction: the rest is never decoded
-        events = [LoggedEvent(first, stored[0][0])]
-        events += [LoggedEvent(mapper.to_domain_event(s), p) for p, s in stored[1:]]
-        state = case_at(cluster_id, events, today=today, as_of=as_of, known_at=known_at)
-        if state.exists:
-            items.append(_board_item(state, regions))
-    items.sort(key=lambda i: (i.county_code, i.applied_on, i.name, str(i.id)))
-    return items
-
-
-async def board_as_of(
-    runtime: Runtime, as_of: date | None, known_at: datetime | None, actor: Actor
-) -> list[ClusterItem]:
-    """The status board as it stood on `as_of` (and/or as known at `known_at`), for the
-    caller's jurisdiction, in the shape of the live board's items (`ClusterItem`; the
-    `next_due_*` fields are not reconstructed and stay empty). Cases not yet applied for on
-    that date are absent. Folds every case from the log: meant for occasional look-ups, not a
-    hot path (the live board reads projections)."""
-    return await runtime.call(board_rows, runtime, as_of, known_at, actor)
 
 
 ROUTES = [export_events, list_checkpoints, get_state_at, get_diff]

@@ -31,15 +31,15 @@ from litestar.params import FromPath, QueryParameter
 
 from api.errors import ApiError, problem_responses
 from api.input_policy import MAX_POSITION, query_date, query_instant, query_text
-from api.routes.audit import board_as_of
 from api.runtime import Runtime, runtime_of
 from api.scope import read_scope
 from domain.actors import Actor
-from domain.errors import NotAllowed, NotFound
+from domain.errors import InvalidInput, NotAllowed, NotFound
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind, FundingRow
 from projections.positions import await_position
 from projections.queries import (
+    BoardHistory,
     ClusterFilters,
     ClusterItem,
     ClusterPage,
@@ -94,8 +94,42 @@ Region = Annotated[
 ]
 
 
+AsOfBoard = Annotated[
+    date | None,
+    QueryParameter(description="The board as it stood on this date (valid time): the events "
+                   "effective on or before it; statuses read on it. From the bitemporal view: "
+                   "the same filters, sorts and pages; `next_due_*` empty, and `version` / "
+                   "`position` those of the event that recorded the row"),
+]
+KnownAtBoard = Annotated[
+    datetime | None,
+    QueryParameter(description="The board as recorded at this instant (transaction time, "
+                   "with a time zone); combines with `as_of` (alone: every event recorded by "
+                   "then, statuses read on its date in UTC)"),
+]
+
+
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def board_history(as_of: date | None, known_at: datetime | None) -> BoardHistory | None:
+    """The board in the past that `as_of` / `known_at` ask for (checked), or None: live."""
+    as_of, known_at = query_date("as_of", as_of), query_instant("known_at", known_at)
+    if as_of is None and known_at is None:
+        return None
+    return BoardHistory(as_of=as_of, known_at=known_at)
+
+
+def check_no_deadline_filter(due_before: date | None) -> None:
+    """Deadlines are not kept on the time axes: a deadline filter on a board in the past
+    would silently select nothing."""
+    if due_before is not None:
+        raise InvalidInput(
+            "due_before_not_as_of",
+            "due_before filters the live board only: deadlines are not kept as of a date",
+            field="due_before",
+        )
 
 
 async def read_after(runtime: Runtime, after: int) -> None:
@@ -212,24 +246,20 @@ async def list_clusters_route(
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = 0,
-    as_of: Annotated[
-        date | None,
-        QueryParameter(description="The board as it stood on this date (valid time), rebuilt "
-                       "from the log; not paginated, `next_due_*` empty"),
-    ] = None,
-    known_at: Annotated[
-        datetime | None,
-        QueryParameter(description="The board as recorded at this instant (transaction time, "
-                       "with a time zone); combines with `as_of`"),
-    ] = None,
+    as_of: AsOfBoard = None,
+    known_at: KnownAtBoard = None,
 ) -> Response[ClusterPage]:
     """One row per cluster: programme, region, industry, operating unit, status (derived by
     date), certification and validity, last annual report and score, next deadline. With
     `Accept: text/csv`, the page's items as CSV (next page in the `Link` header). With `as_of`
-    and/or `known_at`, the board as it stood then, folded from the event log."""
+    and/or `known_at`, the board as it stood then, from the bitemporal view, with the same
+    filters, sorts and pages."""
     on, due_before = query_date("on", on), query_date("due_before", due_before)
-    as_of, known_at = query_date("as_of", as_of), query_instant("known_at", known_at)
+    history = board_history(as_of, known_at)
     industry, name = query_text("industry", industry), query_text("name", name)
+    if history is not None:
+        check_no_deadline_filter(due_before)
+        on = history.status_on()
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = read_scope(runtime, request.user, region)
@@ -237,23 +267,10 @@ async def list_clusters_route(
         status=status, programme=str(programme) if programme else None, industry=industry,
         due_before=due_before, name=name,
     )
-    if as_of is not None or known_at is not None:
-        items = await board_as_of(runtime, as_of, known_at, request.user)
-        visible = set(counties)
-        items = [
-            item for item in items
-            if item.county_code in visible
-            and (prefix is None or item.county_code.startswith(prefix))
-            and (status is None or item.status == status)
-            and (programme is None or item.programme == str(programme))
-            and (industry is None or industry in item.leading_industry)
-            and (name is None or name in item.name)
-        ]
-        return _list_response(request, ClusterPage(items=items, next=None), ClusterItem)
     async with runtime.pool.acquire() as conn:
         page = await list_clusters(
             conn, on=on or _today(), counties=counties, prefix=prefix, filters=filters,
-            sort=sort, limit=limit, cursor=cursor,
+            sort=sort, limit=limit, cursor=cursor, history=history,
         )
     return _list_response(request, page, ClusterItem)
 

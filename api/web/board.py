@@ -4,8 +4,8 @@
 (`format=`).
 
 The live board reads the status view through `projections.queries.list_clusters`, as
-`GET /api/clusters` does; the board at a date is `api.routes.audit.board_as_of`, as
-`GET /api/clusters?as_of=` is.
+`GET /api/clusters` does; the board at a date reads the bitemporal view through the same
+query, as `GET /api/clusters?as_of=` does (the same filters, sorts, pages and downloads).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from litestar import get
 from litestar.params import QueryParameter
 
-from api.input_policy import query_date, query_instant, query_text
-from api.routes.audit import board_as_of
+from api.input_policy import query_date, query_text
+from api.routes.reads import board_history
 from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
@@ -33,7 +33,7 @@ from api.web.page import (
     wanted_format,
 )
 from domain.case import Status
-from projections.queries import ClusterFilters, ClusterItem, ClusterPage, list_clusters
+from projections.queries import ClusterFilters, list_clusters
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 500
@@ -70,23 +70,6 @@ def columns(page: Page) -> list[downloads.Column]:
     ]
 
 
-def _then(
-    items: list[ClusterItem], counties: tuple[str, ...], prefix: str | None,
-    filters: ClusterFilters,
-) -> list[ClusterItem]:
-    """The board at a date, narrowed by the same scope and filters as the live board."""
-    visible = set(counties)
-    return [
-        item for item in items
-        if item.county_code in visible
-        and (prefix is None or item.county_code.startswith(prefix))
-        and (filters.status is None or item.status == filters.status)
-        and (filters.programme is None or item.programme == filters.programme)
-        and (filters.industry is None or filters.industry in item.leading_industry)
-        and (filters.name is None or filters.name in item.name)
-    ]
-
-
 @get("/board", name="board", include_in_schema=False)
 async def board_page(
     request: PageRequest,
@@ -105,7 +88,8 @@ async def board_page(
     page = await open_page(request)
     fmt = wanted_format(request)
     on = query_date("on", on) or page.today
-    as_of, known_at = query_date("as_of", as_of), query_instant("known_at", known_at)
+    history = board_history(as_of, known_at)
+    as_of, known_at = (history.as_of, history.known_at) if history else (None, None)
     region = region or None
     counties, prefix = read_scope(page.runtime, page.actor, region)
     filters = ClusterFilters(
@@ -115,7 +99,9 @@ async def board_page(
         name=query_text("name", name) or None,
     )
     sort = sort if sort.removeprefix("-") in SORTS else "name"
-    historical = as_of is not None or known_at is not None
+    historical = history is not None
+    if history is not None:
+        on = history.status_on()
     shown = shown_filters(page, {
         "name": filters.name, "industry": filters.industry,
         "programme": filters.programme and page.t(f"programme.{filters.programme}"),
@@ -125,28 +111,20 @@ async def board_page(
         "as_of": as_of.isoformat() if as_of else None,
         "known_at": known_at.isoformat() if known_at else None,
     })
-    if historical:
-        items = _then(await board_as_of(page.runtime, as_of, known_at, page.actor),
-                      counties, prefix, filters)
-        if fmt is not None:
-            return await download(page, fmt, title_key="board.title", ascii_name="board",
-                                  columns=columns(page), rows=items, filters=shown)
-        board = ClusterPage(items=items, next=None)
-    elif fmt is not None:
+    if fmt is not None:
         async with downloads.snapshot(page.runtime.pool) as snap:
             rows = downloads.all_pages(lambda c: list_clusters(
                 snap.conn, on=on, counties=counties, prefix=prefix, filters=filters, sort=sort,
-                limit=EXPORT_PAGE, cursor=c,
+                limit=EXPORT_PAGE, cursor=c, history=history,
             ))
             return await download(page, fmt, title_key="board.title", ascii_name="board",
                                   columns=columns(page), rows=rows, filters=shown,
                                   snapshot=snap)
-    else:
-        async with page.runtime.pool.acquire() as conn:
-            board = await list_clusters(
-                conn, on=on, counties=counties, prefix=prefix, filters=filters, sort=sort,
-                limit=PAGE_SIZE, cursor=cursor,
-            )
+    async with page.runtime.pool.acquire() as conn:
+        board = await list_clusters(
+            conn, on=on, counties=counties, prefix=prefix, filters=filters, sort=sort,
+            limit=PAGE_SIZE, cursor=cursor, history=history,
+        )
     values = {
         "board": board, "filters": filters, "region": region or "", "sort": sort,
         "as_of": as_of, "known_at": known_at, "historical": historical,

@@ -162,13 +162,24 @@ def test_an_htmx_request_gets_the_table_alone(site: Site) -> None:
     assert "<table" in response.text
 
 
-def test_the_board_as_of_a_date_is_rebuilt_from_the_log(site: Site) -> None:
+def test_the_board_as_of_a_date_is_read_from_the_bitemporal_view(site: Site) -> None:
     client = _province(site)
     now = set(_case_ids(client.get("/board").text))
     then_html = client.get("/board", params={"as_of": "2023-06-01"}).text
     then = set(_case_ids(then_html.split("<tbody>")[1]))
     assert then < now
     assert "历史台账" in then_html
+
+
+def test_a_board_as_of_a_date_downloads_the_rows_the_page_shows(site: Site) -> None:
+    client = _province(site)
+    params = {"as_of": "2025-06-01", "status": "certified"}
+    shown = set(_case_ids(client.get("/board", params=params).text.split("<tbody>")[1]))
+    response = client.get("/board", params={**params, "format": "csv"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8").removeprefix(ZH_BOM))))
+    assert len(rows) - 1 == len(shown) > 0
+    assert {row[rows[0].index("状态")] for row in rows[1:]} == {"已认定"}
 
 
 def test_a_board_download_has_the_same_rows_as_the_page_with_its_filters(site: Site) -> None:

@@ -21,13 +21,15 @@ def test_project_status_prints_position_head_and_lag_per_view(
     cli_env: ConnectionInfo, ledger: ClusterLedger, capsys: pytest.CaptureFixture[str]
 ) -> None:
     certified_fj(ledger, fj_dossier("晋江市（命令行）产业集群"))
-    for name in ("status", "funding", "deadlines"):
+    for name in ("status", "funding", "deadlines", "bitemporal"):
         rebuild(cli_env, name)  # brings every view to the head, whatever else runs
     head = ledger.recorder.max_notification_id()
     assert main(["project", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["view", "position", "head", "lag"]
-    assert [line.split()[0] for line in lines[1:]] == ["status", "funding", "deadlines"]
+    assert [line.split()[0] for line in lines[1:]] == [
+        "status", "funding", "deadlines", "bitemporal"
+    ]
     assert {tuple(line.split()[1:]) for line in lines[1:]} == {(str(head), str(head), "0")}
 
 

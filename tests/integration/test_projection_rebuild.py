@@ -13,6 +13,7 @@ import pytest
 
 from domain.commands import Command
 from domain.errors import ConfigError
+from domain.facts import ChangeKind
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
 from projections.positions import read_positions, wait_for_position
@@ -29,7 +30,7 @@ from tests.factories import (
     xm_dossier,
 )
 
-VIEWS = ("status", "funding", "deadlines")
+VIEWS = ("status", "funding", "deadlines", "bitemporal")
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +110,32 @@ def test_rebuild_folds_in_events_the_live_view_processed_meanwhile(
     assert report.position == written[0]
     expected_names = {r.name for r in _rows(migrated, "status")}
     assert "晋江市（重建期间）产业集群" in expected_names
+
+
+def test_bitemporal_rebuild_folds_in_events_processed_meanwhile_as_a_full_fold_does(
+    populated: int, ledger: ClusterLedger, migrated: ConnectionInfo
+) -> None:
+    """The events the live view processed during the fold are applied to the shadow event by
+    event at the swap (reading their cases' state and open rows from the shadow): the rows
+    are the ones a rebuild from scratch leaves."""
+    written: list[int] = []
+
+    def write_while_folding(_: int) -> None:
+        if written:
+            return
+        cid = certified_xm(ledger, xm_dossier("厦门市思明区（双时间轴重建期间）产业集群"))
+        ledger.report_major_change(  # back-dated: before the certification's date
+            cid, meta("county", "350203", date(2025, 1, 10)), 3,
+            kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧医疗",
+        )
+        written.append(_settle(ledger, migrated))
+
+    report = rebuild(migrated, "bitemporal", on_progress=write_while_folding)
+    assert report.caught_up >= 4
+    assert report.position == written[0]
+    caught_up = _rows(migrated, "bitemporal")
+    assert rebuild(migrated, "bitemporal").caught_up == 0
+    assert _rows(migrated, "bitemporal") == caught_up
 
 
 def test_live_projector_carries_on_after_a_swap(

@@ -147,7 +147,7 @@ def _run_until_failure(
     return failures[0].error
 
 
-@pytest.mark.parametrize("copy_prefix", ["status", "funding"], indirect=True)
+@pytest.mark.parametrize("copy_prefix", ["status", "funding", "bitemporal"], indirect=True)
 def test_projector_killed_between_events_resumes_without_duplicate_or_gap(
     copy_prefix: str, head: int, migrated: ConnectionInfo
 ) -> None:
@@ -219,7 +219,9 @@ def _log_events(ledger: ClusterLedger, up_to: int) -> list[tuple[Any, Tracking]]
     ]
 
 
-@pytest.mark.parametrize("copy_prefix", ["status", "funding", "deadlines"], indirect=True)
+@pytest.mark.parametrize(
+    "copy_prefix", ["status", "funding", "deadlines", "bitemporal"], indirect=True
+)
 def test_a_batch_leaves_the_rows_that_event_by_event_processing_leaves(
     copy_prefix: str, head: int, migrated: ConnectionInfo, ledger: ClusterLedger
 ) -> None:

@@ -519,7 +519,7 @@ def test_status_reports_every_view_caught_up(
     cases: dict[str, UUID], migrated: ConnectionInfo
 ) -> None:
     positions = read_positions(migrated.url)
-    assert [p.view for p in positions] == ["status", "funding", "deadlines"]
+    assert [p.view for p in positions] == ["status", "funding", "deadlines", "bitemporal"]
     assert all(p.position == p.head and p.lag == 0 for p in positions)
 
 
