@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,20 @@ def _check(run: ChildRun, what: str) -> None:
         raise RuntimeError(msg)
 
 
+def admin_connection(url: str, wait_seconds: float = 30) -> psycopg.Connection[Any]:
+    """An autocommit connection for the bench's own statements (VACUUM, catalogue reads). The
+    machine's connection slots are shared with whatever else runs on it: when they are all
+    taken, wait for one (up to `wait_seconds`) rather than fail the measurement."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def _log_head(ctx: Context) -> int:
     return ctx.ledger().recorder.max_notification_id() or 0
 
@@ -102,7 +117,7 @@ def bitemporal_views(ctx: Context) -> list[str]:
     valid = re.compile(r"^(valid|effective)_(from|to|during|range|period)$")
     recorded = re.compile(r"^(recorded|known|system|tx|transaction)_(from|to|during|range|period)$")
     found = []
-    with psycopg.connect(ctx.conn.url, autocommit=True) as pg:
+    with admin_connection(ctx.conn.url) as pg:
         for name, spec in VIEWS.items():
             rows = pg.execute(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns "
@@ -122,7 +137,7 @@ def bitemporal_views(ctx: Context) -> list[str]:
 
 def view_size_mb(ctx: Context, tables: tuple[str, ...]) -> float:
     """Tables, indexes and TOAST of a view's data tables, in MB."""
-    with psycopg.connect(ctx.conn.url, autocommit=True) as pg:
+    with admin_connection(ctx.conn.url) as pg:
         row = pg.execute(
             "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) t",
             (list(tables),)).fetchone()

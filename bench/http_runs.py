@@ -21,14 +21,13 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from bench.context import Context
 from bench.features import (
     MAJOR_CHANGE_ROUTE,
     SECTION_CMD,
     SECTION_READ,
     SECTION_STATE,
+    admin_connection,
     load,
     require_routes,
     routes,
@@ -238,7 +237,7 @@ def _vacuum_views(ctx: Context) -> None:
     from projections.schema import VIEWS
 
     tables = [table for spec in VIEWS.values() for table in spec.data_tables()]
-    with psycopg.connect(ctx.conn.url, autocommit=True) as pg:
+    with admin_connection(ctx.conn.url) as pg:
         setting = pg.execute("SHOW autovacuum").fetchone()
         pg.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")  # constant table names
     ctx.extras["vacuumed_views"] = (
@@ -308,10 +307,11 @@ def page_session(ctx: Context) -> str:
         if response.status != 200 or not response.url.endswith("/board"):
             msg = f"signing in did not land on /board: {response.status} {response.url}"
             raise RuntimeError(msg)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar if "session" in c.name)
-    if not cookie:
+    # Every cookie a browser would send back: the session and the CSRF token's.
+    if not any("session" in c.name for c in jar):
         msg = f"no session cookie after signing in (cookies: {[c.name for c in jar]})"
         raise RuntimeError(msg)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     ctx.extras["page_cookie"] = cookie
     return cookie
 
@@ -385,7 +385,7 @@ def as_of_board_unavailable(ctx: Context) -> str | None:
     if "as_of_unavailable" in ctx.extras:
         return ctx.extras["as_of_unavailable"]  # type: ignore[no-any-return]
     reason: str | None = None
-    with psycopg.connect(ctx.conn.url, autocommit=True) as pg:  # the county with most cases
+    with admin_connection(ctx.conn.url) as pg:  # the county with most cases
         row = pg.execute("SELECT county_code FROM proj_status WHERE applied_on <= %s "
                          "GROUP BY county_code ORDER BY count(*) DESC LIMIT 1",
                          (AS_OF_DATE,)).fetchone()
