@@ -115,6 +115,7 @@ def measure_insert_ceiling(ctx: Context) -> None:
 
 
 def measure_eventsourcing_ceiling(ctx: Context) -> None:
+    """Saves of new aggregates, bare and through the ledger: measured once."""
     sample = sample_command_event(ctx)
     payload = "x" * len(sample.state)
     bare = open_bare(ctx.conn.eventsourcing_env())
@@ -128,6 +129,20 @@ def measure_eventsourcing_ceiling(ctx: Context) -> None:
                 value=rate.per_s, unit="saves/s", p50_ms=rate.p50_ms, p99_ms=rate.p99_ms,
                 count=rate.count, seconds=rate.seconds, ceiling="asyncpg_insert_1",
             ))
+    finally:
+        bare.close()
+    measure_ledger_saves(ctx)
+
+
+def measure_command_ceilings(ctx: Context) -> None:
+    """get + command + save without HTTP, bare eventsourcing (the ceiling the HTTP commands are
+    judged against) and the ledger's own verb: one round of each, in the rounds of the HTTP
+    measurements (`bench.rounds`)."""
+    sample = sample_command_event(ctx)
+    payload = "x" * len(sample.state)
+    bare = open_bare(ctx.conn.eventsourcing_env())
+    try:
+        for threads in (1, 4):
             # Each thread cycles over its own small aggregates, so that replay length stays
             # short (a single aggregate would grow by hundreds of events during the run).
             per_thread = 20 if ctx.quick else 200
@@ -168,7 +183,7 @@ def major_change_meta(county: str, on: date, i: int) -> EventMeta:
     )
 
 
-def measure_ledger_commands(ctx: Context) -> None:
+def measure_ledger_saves(ctx: Context) -> None:
     ledger = ctx.ledger()
     counter = itertools.count()
     meta = EventMeta(
@@ -192,6 +207,10 @@ def measure_ledger_commands(ctx: Context) -> None:
             value=rate.per_s, unit="cmd/s", p50_ms=rate.p50_ms, p99_ms=rate.p99_ms,
             count=rate.count, seconds=rate.seconds, ceiling=f"es_bare_save_{threads}",
         ))
+
+
+def measure_ledger_commands(ctx: Context) -> None:
+    ledger = ctx.ledger()
     for threads in (1, 4):
         clusters = ctx.certified_clusters(threads)
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from bench.benchdb import BenchDatabase
 from bench.generate import GenerationResult, open_ledger
+from bench.rounds import summarise
 from bench.stats import Figure
 from domain.case import Status
 from infra.application import ClusterLedger
@@ -24,6 +25,10 @@ class Context:
         self.quick = quick
         self.load_seconds = 0.5 if quick else 6.0  # each bounded load run
         self.figures: dict[str, Figure] = {}
+        # Rounds (`bench.rounds`): while `round` is set, `add` keeps each figure as that round's
+        # sample; `finish_rounds` turns the samples into one figure each.
+        self.round: int | None = None
+        self.samples: dict[str, dict[int, Figure]] = {}
         self.data_dir = Path(tempfile.mkdtemp(prefix="cluster-ledger-bench-"))  # keys, logs
         self.extras: dict[str, Any] = {}
         self._ledger: ClusterLedger | None = None
@@ -71,7 +76,16 @@ class Context:
         return self._certified[:n]
 
     def add(self, figure: Figure) -> Figure:
-        """Record a figure; its ratio to its ceiling is computed when both are measured."""
+        """Record a figure; its ratio to its ceiling is computed when both are measured. In a
+        round, the figure is that round's sample, compared with the ceiling's sample of the same
+        round (or with a ceiling measured once, outside the rounds)."""
+        if self.round is not None and figure.available:
+            self.samples.setdefault(figure.key, {})[self.round] = figure
+            same_round = self._ceiling_in_round(figure.ceiling, self.round)
+            if figure.ratio is None and same_round and figure.value is not None:
+                figure.ratio = figure.value / same_round
+            self.figures[figure.key] = figure
+            return figure
         ceiling = self.figures.get(figure.ceiling or "")
         if (
             figure.ratio is None and ceiling is not None and ceiling.value
@@ -80,6 +94,58 @@ class Context:
             figure.ratio = figure.value / ceiling.value
         self.figures[figure.key] = figure
         return figure
+
+    def _ceiling_in_round(self, key: str | None, round_: int) -> float | None:
+        if not key:
+            return None
+        if key in self.samples:
+            sample = self.samples[key].get(round_)
+            return sample.value if sample is not None else None
+        once = self.figures.get(key)
+        return once.value if once is not None else None
+
+    def finish_rounds(self) -> None:
+        """Each figure measured in rounds becomes one: the median of its rounds and their spread,
+        its ratios to the ceiling round by round (rounds where both were measured), and its
+        targets judged on the median of those (`bench.rounds.summarise`)."""
+        self.round = None
+        for key, by_round in self.samples.items():
+            numbers = sorted(r for r, f in by_round.items() if f.value is not None)
+            if not numbers:
+                continue
+            last = by_round[numbers[-1]]
+            values = [by_round[r].value or 0.0 for r in numbers]
+            paired = [r for r in numbers if self._ceiling_in_round(last.ceiling, r)]
+            ceilings = ([self._ceiling_in_round(last.ceiling, r) or 0.0 for r in paired]
+                        if last.ceiling and paired else None)
+            judged = summarise(
+                [by_round[r].value or 0.0 for r in paired] if ceilings else values,
+                p50s=[by_round[r].p50_ms for r in (paired if ceilings else numbers)],
+                p99s=[by_round[r].p99_ms for r in (paired if ceilings else numbers)],
+                ceilings=ceilings, targets=last.targets,
+            )
+            whole = summarise(values, p50s=[by_round[r].p50_ms for r in numbers],
+                              p99s=[by_round[r].p99_ms for r in numbers])
+            counts = [by_round[r].count for r in numbers]
+            seconds = [by_round[r].seconds for r in numbers]
+            merged = Figure(
+                key=key, section=last.section, label=last.label, unit=last.unit,
+                value=whole.value.median, low=whole.value.low, high=whole.value.high,
+                rounds=values, p50_ms=whole.p50_ms,
+                p99_ms=whole.p99_ms.median if whole.p99_ms else None,
+                p99_low=whole.p99_ms.low if whole.p99_ms else None,
+                p99_high=whole.p99_ms.high if whole.p99_ms else None,
+                count=sum(c for c in counts if c is not None) if any(counts) else None,
+                seconds=sum(x for x in seconds if x is not None) if any(seconds) else None,
+                ceiling=last.ceiling, target=last.target, note=last.note, targets=last.targets,
+                ratio=judged.ratio.median if judged.ratio else None,
+                ratio_low=judged.ratio.low if judged.ratio else None,
+                ratio_high=judged.ratio.high if judged.ratio else None,
+                ratio_rounds=judged.ratios or None, verdicts=judged.verdicts,
+                met=judged.met if last.targets else None,
+                straddles=judged.straddles if last.targets else None,
+            )
+            self.figures[key] = merged
 
     def unavailable(self, key: str, section: str, label: str, reason: str) -> Figure:
         return self.add(Figure(key=key, section=section, label=label, available=False,

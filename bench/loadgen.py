@@ -26,7 +26,8 @@ import msgspec
 
 class Get(msgspec.Struct, kw_only=True):
     path: str
-    token: str
+    token: str = ""  # bearer token (the API)
+    cookie: str = ""  # Cookie header (a signed-in page session)
 
 
 class CommandLoop(msgspec.Struct, kw_only=True):
@@ -63,6 +64,9 @@ class Result(msgspec.Struct, kw_only=True):
     # that a server dropping connections cannot pass unnoticed.
     reconnects: int = 0
     first_reconnect: str = ""
+    # Mean size of a response (wrk: status line, headers and body; loadgen: the body), so that
+    # a run answered by something else than the page (a redirect to /login) shows.
+    bytes_per_request: float = 0.0
 
 
 class Connection:
@@ -122,6 +126,7 @@ def _percentile(samples: list[float], q: float) -> float | None:
 
 async def run(spec: Spec) -> Result:
     latencies: list[float] = []
+    body_bytes = [0]
     statuses: dict[str, int] = {}
     errors: list[str] = []
     budget = [spec.max_ops]
@@ -165,8 +170,10 @@ async def run(spec: Spec) -> Result:
                         version = int(headers.get("etag", "0").strip('W/"'))
                 else:
                     get = script.gets[n % len(script.gets)]
-                    status, _, payload = await send(
-                        "GET", get.path, {"Authorization": f"Bearer {get.token}"})
+                    headers = {"Authorization": f"Bearer {get.token}"} if get.token else {}
+                    if get.cookie:
+                        headers["Cookie"] = get.cookie
+                    status, _, payload = await send("GET", get.path, headers)
                     ok = status == 200
                 elapsed = time.perf_counter() - t0
                 if not measuring[0]:
@@ -175,6 +182,7 @@ async def run(spec: Spec) -> Result:
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 if ok:
                     latencies.append(elapsed)
+                    body_bytes[0] += len(payload)
                 elif len(errors) < 1:
                     errors.append(f"{status}: {payload[:300].decode('utf-8', 'replace')}")
                 else:
@@ -198,6 +206,7 @@ async def run(spec: Spec) -> Result:
         p99_ms=p99 * 1000 if p99 is not None else None,
         statuses=statuses, first_error=errors[0] if errors else "",
         reconnects=len(reconnects), first_reconnect=reconnects[0] if reconnects else "",
+        bytes_per_request=body_bytes[0] / max(1, len(latencies)),
     )
 
 

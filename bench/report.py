@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from bench.rounds import describe
 from bench.stats import Figure
 
 
@@ -114,6 +115,28 @@ def ordered(figures: list[Figure]) -> list[Figure]:
     return sorted(figures, key=rank)
 
 
+def _with_spread(value: float | None, low: float | None, high: float | None, unit: str = "",
+                 *, times: bool = False) -> str:
+    text = (f"{value:.2f}×" if times else _num(value, unit)) if value is not None else "—"
+    if low is None or high is None:
+        return text
+    if times:
+        return f"{text} ({low:.2f}–{high:.2f})"
+    return f"{text} ({_num(low)}–{_num(high)})"
+
+
+def _met(f: Figure) -> str:
+    if f.met is None:
+        return ""
+    text = "yes" if f.met else "**no**"
+    return text + (" (straddles)" if f.straddles else "")
+
+
+def verdict_lines(report: Report) -> list[str]:
+    """Every target judged on rounds, one line each: median, spread, rounds, met, straddles."""
+    return [f"- {describe(v)}" for f in ordered(report.figures) for v in f.verdicts]
+
+
 def markdown(report: Report) -> str:
     m, s = report.machine, report.scale
     lines = [
@@ -132,6 +155,10 @@ def markdown(report: Report) -> str:
     if s.get("note"):
         lines += [str(s["note"]), ""]
     lines += [f"- {n}" for n in report.notes]
+    verdicts = verdict_lines(report)
+    if verdicts:
+        lines += ["", "## Verdicts (median of the rounds, lowest–highest, each round)", "",
+                  *verdicts]
     section = None
     for f in ordered(report.figures):
         if f.section != section:
@@ -142,12 +169,15 @@ def markdown(report: Report) -> str:
         if not f.available:
             lines.append(f"| {f.label} | {f.note} | | | | {f.target or ''} | |")
             continue
-        ratio = f"{f.ratio:.2f}× {f.ceiling or ''}".strip() if f.ratio is not None else ""
-        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        ratio = ""
+        if f.ratio is not None:
+            ratio = (_with_spread(f.ratio, f.ratio_low, f.ratio_high, times=True)
+                     + f" {f.ceiling or ''}").strip()
         label = f.label + (f" — {f.note}" if f.note else "")
         lines.append(
-            f"| {label} | {_num(f.value, f.unit)} | {_num(f.p50_ms, 'ms')} | "
-            f"{_num(f.p99_ms, 'ms')} | {ratio} | {f.target or ''} | {met} |"
+            f"| {label} | {_with_spread(f.value, f.low, f.high, f.unit)} | "
+            f"{_num(f.p50_ms, 'ms')} | {_with_spread(f.p99_ms, f.p99_low, f.p99_high, 'ms')} | "
+            f"{ratio} | {f.target or ''} | {_met(f)} |"
         )
     if report.decisions:
         lines += ["", "## Decisions", ""] + [f"- {d}" for d in report.decisions]

@@ -7,6 +7,10 @@
 Each measurement is one function. One whose feature is not in the tree yet is reported as
 "not available: <reason>", never estimated. One that fails is reported with its error and makes
 the run exit 1, so a broken harness cannot pass for a slow system.
+
+The HTTP measurements and the ceilings they are judged against (`ROUND_MEASUREMENTS`) run in
+three interleaved rounds (`bench.rounds`): each figure is the median of its rounds with their
+spread, each target a ratio to a ceiling of the same round (or a latency bound).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from pathlib import Path
 
 import psycopg
 
-from bench import features
+from bench import features, http_runs
 from bench.benchdb import bench_database
 from bench.board_download import measure_board_download
 from bench.ceilings import (
+    measure_command_ceilings,
     measure_eventsourcing_ceiling,
     measure_insert_ceiling,
     measure_scan_ceiling,
@@ -33,6 +38,7 @@ from bench.context import Context
 from bench.generate import DEFAULT_HORIZON, generate, open_ledger
 from bench.replay import measure_replay
 from bench.report import machine, new_report, write
+from bench.rounds import ROUNDS, interleave
 from bench.stats import Figure, NotAvailable
 from infra.migrations import migrate
 from infra.settings import PROJECT_ROOT
@@ -59,9 +65,9 @@ def measure_codec(ctx: Context) -> None:
                        unit="events/s", ceiling=f"codec_default_{name}"))
 
 
-# In order: ceilings first, then the features that are compared with them; the projection
-# rebuild, the export and the board download run before the server starts (the server's
-# projector then only follows).
+# Measured once, in order: ceilings first, then the features that are compared with them; the
+# projection rebuild, the export and the board download run before the server starts (the
+# server's projector then only follows).
 MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
     ("codec", measure_codec),
     ("insert ceiling", measure_insert_ceiling),
@@ -71,10 +77,21 @@ MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
     ("projection rebuild", features.measure_projection_rebuild),
     ("export + verify", features.measure_export_verify),
     ("board download", measure_board_download),
-    ("HTTP stack ceiling", features.measure_http_ceiling),
-    ("HTTP commands", features.measure_http_commands),
-    ("HTTP reads", features.measure_http_reads),
-    ("HTTP under python -O", features.measure_http_optimized),
+)
+
+# Measured in ROUNDS interleaved rounds, in this order within a round: the command ceilings
+# without HTTP (no server running: the last one of a round stops it), the HTTP stack's ceiling,
+# then the HTTP measurements, grouped by the server's mode (in-process projector, own
+# projector, python -O) so that a round restarts the server twice.
+ROUND_MEASUREMENTS: tuple[tuple[str, Measurement], ...] = (
+    ("command ceilings", measure_command_ceilings),
+    ("HTTP stack ceiling", http_runs.measure_http_ceiling),
+    ("HTTP commands", http_runs.measure_http_commands),
+    ("HTTP reads", http_runs.measure_http_reads),
+    ("board page", http_runs.measure_board_page),
+    ("as-of board page", http_runs.measure_as_of_board),
+    ("HTTP commands, own projector", http_runs.measure_commands_own_projector),
+    ("HTTP under python -O", http_runs.measure_http_optimized),
 )
 
 
@@ -133,6 +150,16 @@ def notes(ctx: Context) -> list[str]:
         rss = ctx.extras["server_rss_mb"]
         out.append(f"Server peak RSS after the command runs: {rss:,.0f} MB.")
     out.append(f"Each load run: {ctx.load_seconds:g} s after a warm-up, bounded in count too.")
+    rounds = max((len(f.rounds or []) for f in ctx.figures.values()), default=0)
+    if rounds:
+        out.append(
+            f"Rounds: the HTTP measurements and the command ceilings without HTTP ran in {rounds} "
+            "interleaved rounds (round 1 of every one, then round 2, ...). A figure measured in "
+            "rounds is the median of its rounds, with the lowest and highest in brackets; its "
+            "ratio is the median of the per-round ratios to the ceiling measured in the same "
+            "round. Targets are judged on those ratios (or, for latency bounds, on each round's "
+            "p99), never on an absolute rate; \"straddles\" marks a target whose rounds fall on "
+            "both sides of it. Other figures are one run each.")
     if "vacuumed_views" in ctx.extras:
         out.append(ctx.extras["vacuumed_views"])
     out.extend(
@@ -141,6 +168,30 @@ def notes(ctx: Context) -> list[str]:
         for line in ctx.extras.get("reconnects", [])
     )
     return out
+
+
+def _measure(ctx: Context, name: str, measurement: Measurement, failures: list[str], *,
+             round_: int | None = None) -> bool:
+    """Run one measurement (one round of it); False when its feature is not in the tree."""
+    t0 = time.perf_counter()
+    print(f"== {name}" + (f" (round {round_})" if round_ else ""), flush=True)
+    available = True
+    try:
+        measurement(ctx)
+    except NotAvailable as exc:
+        ctx.round = None  # the slot is reported once, not as a round
+        ctx.unavailable(exc.key or name.replace(" ", "_"), exc.section or "Not available yet",
+                        exc.label or name, str(exc))
+        print(f"   not available: {exc}")
+        available = False
+    except Exception as exc:  # noqa: BLE001 - reported, and the run exits 1
+        traceback.print_exc()
+        where = f" (round {round_})" if round_ else ""
+        failures.append(f"{name}{where}: {type(exc).__name__}: {exc}")
+        if round_:
+            features.stop_server(ctx)  # the next one starts afresh
+    print(f"   {time.perf_counter() - t0:,.1f} s", flush=True)
+    return available
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,19 +224,20 @@ def run(args: argparse.Namespace) -> int:
         ))
         try:
             for name, measurement in MEASUREMENTS:
-                if args.only and name not in args.only:
+                if not args.only or name in args.only:
+                    _measure(ctx, name, measurement, failures)
+            unavailable: set[str] = set()
+            wanted = [(n, m) for n, m in ROUND_MEASUREMENTS if not args.only or n in args.only]
+            by_name = dict(wanted)
+            for round_, name in interleave([n for n, _ in wanted], args.rounds):
+                if name in unavailable:
                     continue
-                t0 = time.perf_counter()
-                print(f"== {name}", flush=True)
-                try:
-                    measurement(ctx)
-                except NotAvailable as exc:
-                    ctx.unavailable(name.replace(" ", "_"), "Not available yet", name, str(exc))
-                    print(f"   not available: {exc}")
-                except Exception as exc:  # noqa: BLE001 - reported, and the run exits 1
-                    traceback.print_exc()
-                    failures.append(f"{name}: {type(exc).__name__}: {exc}")
-                print(f"   {time.perf_counter() - t0:,.1f} s", flush=True)
+                ctx.round = round_
+                if not _measure(ctx, name, by_name[name], failures, round_=round_):
+                    unavailable.add(name)  # not in the tree: the same in every round
+            features.stop_server(ctx)
+            ctx.finish_rounds()
+            http_runs.annotate(ctx)
         finally:
             features.stop_server(ctx)
             ctx.close()
@@ -218,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"clusters (default {DEFAULT_SCALE:,}; quick {QUICK_SCALE})")
     parser.add_argument("--horizon", type=int, default=DEFAULT_HORIZON)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"interleaved rounds of the HTTP measurements (default {ROUNDS})")
     parser.add_argument("--only", type=lambda s: s.split(","), default=None,
                         help="comma-separated measurement names")
     parser.add_argument("--out", type=Path, default=None, help="results directory")

@@ -15,9 +15,19 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
+from bench.rounds import Target, Verdict
+
 
 class NotAvailable(Exception):
-    """The feature a measurement needs is not in the tree (yet); the report says why."""
+    """The feature a measurement needs is not in the tree (yet); the report says why.
+
+    `key`, `section` and `label` name the report's slot for it (default: the measurement's
+    name under "Not available yet")."""
+
+    def __init__(self, reason: str, *, key: str | None = None, section: str | None = None,
+                 label: str | None = None) -> None:
+        super().__init__(reason)
+        self.key, self.section, self.label = key, section, label
 
 
 class Figure(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -36,6 +46,19 @@ class Figure(msgspec.Struct, kw_only=True, omit_defaults=True):
     met: bool | None = None
     available: bool = True
     note: str = ""
+    # Measured in rounds (`bench.rounds`): value, p50 and p99 above are the medians of the
+    # rounds, `ratio` the median of the per-round ratios to the ceiling's same round.
+    rounds: list[float] | None = None  # the value in each round
+    low: float | None = None  # lowest and highest round
+    high: float | None = None
+    p99_low: float | None = None
+    p99_high: float | None = None
+    ratio_rounds: list[float] | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    targets: list[Target] = msgspec.field(default_factory=list)  # judged after the rounds
+    verdicts: list[Verdict] = msgspec.field(default_factory=list)
+    straddles: bool | None = None
 
 
 class Rate(msgspec.Struct, kw_only=True):

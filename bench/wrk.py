@@ -18,7 +18,7 @@ from bench.loadgen import Result
 
 _SCRIPT = """
 local paths = {%(paths)s}
-local headers = {["Authorization"] = "Bearer %(token)s"}
+local headers = %(headers)s
 local counter = 0
 setup = function(thread)
   thread:set("offset", math.random(0, #paths - 1))
@@ -31,9 +31,10 @@ done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WRK_RESULT {"count":%%d,"errors":%%d,"status_errors":%%d,"seconds":%%f,'
-    .. '"p50_ms":%%f,"p99_ms":%%f}\\n',
+    .. '"p50_ms":%%f,"p99_ms":%%f,"bytes":%%d}\\n',
     summary.requests, e.connect + e.read + e.write + e.status + e.timeout, e.status,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.bytes))
 end
 """
 
@@ -42,13 +43,23 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def _lua_headers(token: str, cookie: str) -> str:
+    """The Lua table of the request headers: the bearer token and/or the session cookie."""
+    headers = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if cookie:
+        headers["Cookie"] = cookie
+    return "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
+
+
 def run_wrk(base: str, paths: list[str], token: str, *, connections: int, seconds: float,
-            warmup_seconds: float) -> Result:
+            warmup_seconds: float, cookie: str = "") -> Result:
     if not base.startswith(("http://127.0.0.1:", "http://localhost:")):
         msg = "loopback only"
         raise ValueError(msg)
     quoted = ", ".join(json.dumps(p) for p in paths)
-    script = _SCRIPT % {"paths": quoted, "token": token}
+    script = _SCRIPT % {"paths": quoted, "headers": _lua_headers(token, cookie)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         script_path = f.name
@@ -68,6 +79,7 @@ def run_wrk(base: str, paths: list[str], token: str, *, connections: int, second
     return Result(count=ok, errors=data["errors"], seconds=data["seconds"],
                   p50_ms=data["p50_ms"], p99_ms=data["p99_ms"],
                   statuses={"non-2xx": data["status_errors"]},
+                  bytes_per_request=data["bytes"] / max(1, data["count"]),
                   first_error="" if not data["errors"] else "wrk counted errors")
 
 
