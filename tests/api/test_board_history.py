@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from litestar.testing import TestClient
 
+from domain.commands import Command
 from domain.facts import AppealOutcome, Ground
 from infra.application import ClusterLedger
 from tests.factories import (
@@ -51,17 +52,40 @@ def cases(client: TestClient[Any]) -> Cases:
     ends 2026-05-22). XM: certified 2025-01-20, year 1 paid 2025-03-20."""
     ledger = _ledger(client)
     fj = certified_fj(ledger, fj_dossier(f"晋江市回溯{TAG}甲产业集群"))
-    ledger.revoke(
-        fj, meta("province", FJ_PROVINCE, date(2025, 9, 24), user_id="prov-c",
-                 document_number="闽工信〔2025〕77号", comment="重大安全事故"),
-        4, ground=Ground.MAJOR_INCIDENT, received_on=date(2025, 9, 26),
+    ledger.issue(
+        Command.REVOKE,
+        fj,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 9, 24),
+            user_id="prov-c",
+            document_number="闽工信〔2025〕77号",
+            comment="重大安全事故",
+        ),
+        4,
+        ground=Ground.MAJOR_INCIDENT,
+        received_on=date(2025, 9, 26),
     )
-    ledger.appeal(fj, meta("county", JINJIANG, date(2025, 10, 10), comment="事故企业已迁出"), 5)
+    ledger.issue(
+        Command.APPEAL,
+        fj,
+        meta("county", JINJIANG, date(2025, 10, 10), comment="事故企业已迁出"),
+        5,
+    )
     appealed_at = ledger.get_cluster(fj).modified_on
-    result = ledger.decide_appeal(
-        fj, meta("province", FJ_PROVINCE, date(2025, 11, 14), user_id="prov-d",
-                 comment="事故不属于集群企业"),
-        6, outcome=AppealOutcome.OVERTURNED,
+    result = ledger.issue(
+        Command.DECIDE_APPEAL,
+        fj,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 11, 14),
+            user_id="prov-d",
+            comment="事故不属于集群企业",
+        ),
+        6,
+        outcome=AppealOutcome.OVERTURNED,
     )
     assert result.version == 7
     xm = certified_xm(ledger, xm_dossier(f"厦门市思明区回溯{TAG}乙产业集群"))
@@ -69,8 +93,13 @@ def cases(client: TestClient[Any]) -> Cases:
     return Cases(fj, xm, appealed_at)
 
 
-def _changes(client: TestClient[Any], auth: Auth, role: str = "province",
-             jurisdiction: str = FJ_PROVINCE, **params: str) -> Any:
+def _changes(
+    client: TestClient[Any],
+    auth: Auth,
+    role: str = "province",
+    jurisdiction: str = FJ_PROVINCE,
+    **params: str,
+) -> Any:
     query = {"name": TAG, "after": _head(client), **params}
     return client.get("/api/clusters/changes", params=query, headers=auth(role, jurisdiction))
 
@@ -85,7 +114,9 @@ def test_changes_list_each_certification_step_of_a_year_by_date(
     response = _changes(client, auth, **{"from": "2022-12-31", "to": "2023-12-31"})
     assert response.status_code == 200, response.text
     assert _kinds(response.json(), cases.overturned) == [
-        ("2023-03-01", "applied"), ("2023-04-03", "status"), ("2023-05-04", "status"),
+        ("2023-03-01", "applied"),
+        ("2023-04-03", "status"),
+        ("2023-05-04", "status"),
         ("2023-05-22", "certified"),
     ]
     certified = response.json()["items"][-1]
@@ -98,7 +129,9 @@ def test_changes_show_a_revocation_its_reinstatement_and_the_expiry_by_date_alon
 ) -> None:
     body = _changes(client, auth, **{"from": "2025-01-01", "to": "2026-12-31"}).json()
     assert _kinds(body, cases.overturned) == [
-        ("2025-09-24", "revoked"), ("2025-11-14", "reinstated"), ("2026-05-23", "expired"),
+        ("2025-09-24", "revoked"),
+        ("2025-11-14", "reinstated"),
+        ("2026-05-23", "expired"),
     ]
 
 
@@ -106,8 +139,9 @@ def test_changes_as_known_before_the_appeal_decision_keep_the_revocation(
     client: TestClient[Any], auth: Auth, cases: Cases
 ) -> None:
     before = cases.appealed_at.isoformat()
-    body = _changes(client, auth, known_at=before,
-                    **{"from": "2025-01-01", "to": "2026-12-31"}).json()
+    body = _changes(
+        client, auth, known_at=before, **{"from": "2025-01-01", "to": "2026-12-31"}
+    ).json()
     assert _kinds(body, cases.overturned) == [("2025-09-24", "revoked")]
     assert body["known_at"] is not None
 
@@ -115,8 +149,9 @@ def test_changes_as_known_before_the_appeal_decision_keep_the_revocation(
 def test_changes_report_payments_with_the_amount(
     client: TestClient[Any], auth: Auth, cases: Cases
 ) -> None:
-    body = _changes(client, auth, "city", XIAMEN, kind="payment",
-                    **{"from": "2025-01-01", "to": "2025-12-31"}).json()
+    body = _changes(
+        client, auth, "city", XIAMEN, kind="payment", **{"from": "2025-01-01", "to": "2025-12-31"}
+    ).json()
     payments = [i for i in body["items"] if i["cluster_id"] == str(cases.paid)]
     assert [(p["on"], p["amount_fen"], p["paid_fen"]) for p in payments] == [
         ("2025-03-20", 100_000_000, 100_000_000)
@@ -126,8 +161,9 @@ def test_changes_report_payments_with_the_amount(
 def test_changes_stay_inside_the_callers_jurisdiction(
     client: TestClient[Any], auth: Auth, cases: Cases
 ) -> None:
-    body = _changes(client, auth, "city", XIAMEN,
-                    **{"from": "2022-01-01", "to": "2026-12-31"}).json()
+    body = _changes(
+        client, auth, "city", XIAMEN, **{"from": "2022-01-01", "to": "2026-12-31"}
+    ).json()
     assert str(cases.overturned) not in {i["cluster_id"] for i in body["items"]}
     assert {i["city_code"] for i in body["items"]} == {XIAMEN}
 
@@ -138,8 +174,9 @@ def test_changes_page_by_keyset(client: TestClient[Any], auth: Auth, cases: Case
     cursor: str | None = None
     while True:
         extra = {"cursor": cursor} if cursor else {}
-        page = _changes(client, auth, limit="2", **extra,
-                        **{"from": "2022-01-01", "to": "2026-12-31"}).json()
+        page = _changes(
+            client, auth, limit="2", **extra, **{"from": "2022-01-01", "to": "2026-12-31"}
+        ).json()
         seen += page["items"]
         cursor = page["next"]
         if cursor is None:
@@ -155,15 +192,18 @@ def test_changes_page_by_keyset(client: TestClient[Any], auth: Auth, cases: Case
         ({"from": "2025-02-30", "to": "2025-03-01"}, "invalid_request"),
         ({"from": "1900-01-01", "to": "2025-03-01"}, "invalid_request"),
         ({"to": "2025-03-01"}, "invalid_request"),
-        ({"from": "2025-01-01", "to": "2025-03-01", "known_at": "2025-03-01T00:00:00"},
-         "known_at_needs_time_zone"),
+        (
+            {"from": "2025-01-01", "to": "2025-03-01", "known_at": "2025-03-01T00:00:00"},
+            "known_at_needs_time_zone",
+        ),
     ],
 )
 def test_changes_refuse_bad_dates_and_ranges_with_a_400_problem(
     client: TestClient[Any], auth: Auth, params: dict[str, str], code: str
 ) -> None:
-    response = client.get("/api/clusters/changes", params=params,
-                          headers=auth("province", FJ_PROVINCE))
+    response = client.get(
+        "/api/clusters/changes", params=params, headers=auth("province", FJ_PROVINCE)
+    )
     assert response.status_code in {400, 422}
     assert response.json()["code"] == code
     if code != "known_at_needs_time_zone":
@@ -172,7 +212,8 @@ def test_changes_refuse_bad_dates_and_ranges_with_a_400_problem(
 
 def test_changes_answer_in_chinese_when_asked(client: TestClient[Any], auth: Auth) -> None:
     response = client.get(
-        "/api/clusters/changes", params={"from": "2025-12-31", "to": "2025-01-01"},
+        "/api/clusters/changes",
+        params={"from": "2025-12-31", "to": "2025-01-01"},
         headers=auth("province", FJ_PROVINCE, **{"Accept-Language": "zh-CN"}),
     )
     assert response.status_code == 400

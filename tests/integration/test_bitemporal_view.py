@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from domain.commands import Command
 from domain.errors import DomainError
 from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Dossier, Ground, ScoreStage
 from domain.history import LoggedEvent, case_at
@@ -83,7 +84,10 @@ def _literal(day: date) -> str:
 
 
 def _view_at(
-    db: psycopg.Connection[Any], cid: UUID, as_of: date | None, known_at: datetime | None,
+    db: psycopg.Connection[Any],
+    cid: UUID,
+    as_of: date | None,
+    known_at: datetime | None,
     status_on: date,
 ) -> list[dict[str, Any]]:
     clauses = [
@@ -99,7 +103,10 @@ def _view_at(
 
 
 def assert_view_equals_fold(
-    ledger: ClusterLedger, db: psycopg.Connection[Any], cid: UUID, as_of: date | None,
+    ledger: ClusterLedger,
+    db: psycopg.Connection[Any],
+    cid: UUID,
+    as_of: date | None,
     known_at: datetime | None,
 ) -> None:
     expected = case_at(cid, _events(ledger, cid), today=TODAY, as_of=as_of, known_at=known_at)
@@ -117,7 +124,10 @@ def assert_view_equals_fold(
 
 
 def _state_at(
-    ledger: ClusterLedger, db: psycopg.Connection[Any], cid: UUID, as_of: date | None,
+    ledger: ClusterLedger,
+    db: psycopg.Connection[Any],
+    cid: UUID,
+    as_of: date | None,
     known_at: datetime | None = None,
 ) -> dict[str, Any] | None:
     """The view's row (and status as read on the date), checked against the fold first."""
@@ -149,14 +159,20 @@ class Walk:
             self.start = date(2024, 12, 2)
             dossier = xm_dossier(f"厦门市思明区随机历史{uuid4().hex[:6]}产业集群")
         self.latest = self.start
-        self.cid = ledger.apply_for_certification(
-            meta("county", self.county, self.start), dossier
+        self.cid = ledger.issue(
+            Command.APPLY, None, meta("county", self.county, self.start), None, dossier=dossier
         ).cluster_id
 
     def meta(self, role: str, jurisdiction: str, on: date) -> Any:
         self.step += 1
-        return meta(role, jurisdiction, on, user_id=f"u{self.step}-{role}",
-                    document_number=f"文{self.step}号", comment=f"第{self.step}步")
+        return meta(
+            role,
+            jurisdiction,
+            on,
+            user_id=f"u{self.step}-{role}",
+            document_number=f"文{self.step}号",
+            comment=f"第{self.step}步",
+        )
 
     def day(self, after: date | None = None) -> date:
         """A date after `after` (default: the latest so far), or a quarter of the time one
@@ -198,31 +214,40 @@ class Walk:
 
     def recommend(self, _case: Any) -> date:
         on = self.day()
-        self.ledger.recommend(self.cid, self.meta("city", self.city, on), None,
-                              onsite_verified=True)
+        self.ledger.issue(
+            Command.RECOMMEND,
+            self.cid,
+            self.meta("city", self.city, on),
+            None,
+            onsite_verified=True,
+        )
         return on
 
     def shortlist(self, _case: Any) -> date:
         on = self.day()
-        self.ledger.shortlist(self.cid, self.meta("province", FJ_PROVINCE, on), None)
+        self.ledger.issue(Command.SHORTLIST, self.cid, self.meta("province", FJ_PROVINCE, on), None)
         return on
 
     def certify(self, case: Any) -> date:
         on = self.day(case.notice.ends_on if case.notice is not None else None)
-        self.ledger.certify(self.cid, self.meta(*self.decider, on), None)
+        self.ledger.issue(Command.CERTIFY, self.cid, self.meta(*self.decider, on), None)
         return on
 
     def reject(self, case: Any) -> date:
         on = self.day(case.notice.ends_on if case.notice is not None else None)
-        self.ledger.reject(self.cid, self.meta(*self.decider, on), None)
+        self.ledger.issue(Command.REJECT, self.cid, self.meta(*self.decider, on), None)
         return on
 
     def report(self, _case: Any) -> date:
         on = self.day()
         role = "city" if self.programme == "FJ" else "operating_unit"
         where = self.city if self.programme == "FJ" else self.county
-        self.ledger.file_annual_report(
-            self.cid, self.meta(role, where, on), None, year=on.year - 1,
+        self.ledger.issue(
+            Command.FILE_ANNUAL_REPORT,
+            self.cid,
+            self.meta(role, where, on),
+            None,
+            year=on.year - 1,
             figures=AnnualFigures(total_output_yuan=5_000_000_000),
         )
         return on
@@ -236,8 +261,12 @@ class Walk:
             assessment.final_score is not None if final else assessment.initial_score is not None
         )
         role, where = ("city", self.city) if final else ("county", self.county)
-        self.ledger.score(
-            self.cid, self.meta(role, where, on), None, year=year,
+        self.ledger.issue(
+            Command.SCORE,
+            self.cid,
+            self.meta(role, where, on),
+            None,
+            year=year,
             stage=ScoreStage.CITY_FINAL if final else ScoreStage.DISTRICT_INITIAL,
             score=Decimal(self.rng.randrange(5000, 10001)) / 100,
             failure_grounds=(Ground.MAJOR_INCIDENT,) if self.rng.random() < 0.1 else (),
@@ -253,27 +282,43 @@ class Walk:
             year, current = year + 1, None
         if current is None or current.district_passed is False:
             on = self.day()
-            self.ledger.submit_fund_use_plan(
-                self.cid, self.meta("operating_unit", self.county, on), None,
-                funding_year=year, lines=plan_lines(40_000_000),
+            self.ledger.issue(
+                Command.SUBMIT_FUND_USE_PLAN,
+                self.cid,
+                self.meta("operating_unit", self.county, on),
+                None,
+                funding_year=year,
+                lines=plan_lines(40_000_000),
             )
         elif current.district_passed is None:
             on = self.day()
-            self.ledger.review_fund_use_plan(
-                self.cid, self.meta("county", self.county, on), None, funding_year=year,
+            self.ledger.issue(
+                Command.REVIEW_FUND_USE_PLAN,
+                self.cid,
+                self.meta("county", self.county, on),
+                None,
+                funding_year=year,
                 passed=self.rng.random() < 0.8,
             )
         elif current.approved_by is None:
             on = self.day()
-            self.ledger.approve_subsidy(
-                self.cid, self.meta("city", self.city, on), None, funding_year=year,
+            self.ledger.issue(
+                Command.APPROVE_SUBSIDY,
+                self.cid,
+                self.meta("city", self.city, on),
+                None,
+                funding_year=year,
                 amount_fen=self.rng.choice([20_000_000, 40_000_000]),
             )
         else:
             on = self.day(current.notice.ends_on if current.notice is not None else None)
             remaining = current.approved_fen - current.paid_fen
-            self.ledger.pay_subsidy(
-                self.cid, self.meta("city", self.city, on), None, funding_year=year,
+            self.ledger.issue(
+                Command.PAY_SUBSIDY,
+                self.cid,
+                self.meta("city", self.city, on),
+                None,
+                funding_year=year,
                 amount_fen=self.rng.choice([remaining, max(1, remaining // 2)]),
                 voucher=f"V-{uuid4().hex[:12]}",
             )
@@ -281,41 +326,58 @@ class Walk:
 
     def change(self, _case: Any) -> date:
         on = self.day()
-        self.ledger.report_major_change(
-            self.cid, self.meta("county", self.county, on), None,
-            kind=ChangeKind.LEADING_INDUSTRY, new_value=f"新主导产业{self.step}",
+        self.ledger.issue(
+            Command.REPORT_MAJOR_CHANGE,
+            self.cid,
+            self.meta("county", self.county, on),
+            None,
+            kind=ChangeKind.LEADING_INDUSTRY,
+            new_value=f"新主导产业{self.step}",
         )
         return on
 
     def renew(self, case: Any) -> date:
         if case.renewal is None or case.renewal.passed is not None:
             on = self.day(case.valid_until - timedelta(days=30) if case.valid_until else None)
-            self.ledger.request_renewal(self.cid, self.meta("county", self.county, on), None)
+            self.ledger.issue(
+                Command.REQUEST_RENEWAL, self.cid, self.meta("county", self.county, on), None
+            )
         else:
             on = self.day(case.renewal.requested_on)
-            self.ledger.decide_renewal(
-                self.cid, self.meta(*self.decider, on), None, passed=self.rng.random() < 0.7,
+            self.ledger.issue(
+                Command.DECIDE_RENEWAL,
+                self.cid,
+                self.meta(*self.decider, on),
+                None,
+                passed=self.rng.random() < 0.7,
                 plan_targets_met=True if self.programme == "FJ" else None,
             )
         return on
 
     def revoke(self, _case: Any) -> date:
         on = self.day()
-        self.ledger.revoke(
-            self.cid, self.meta(*self.decider, on), None,
-            ground=self.rng.choice(list(Ground)), received_on=on + timedelta(days=2),
+        self.ledger.issue(
+            Command.REVOKE,
+            self.cid,
+            self.meta(*self.decider, on),
+            None,
+            ground=self.rng.choice(list(Ground)),
+            received_on=on + timedelta(days=2),
         )
         return on
 
     def appeal(self, case: Any) -> date:
         on = case.revocation.received_on + timedelta(days=self.rng.randint(0, 12))
-        self.ledger.appeal(self.cid, self.meta("county", self.county, on), None)
+        self.ledger.issue(Command.APPEAL, self.cid, self.meta("county", self.county, on), None)
         return on
 
     def decide_appeal(self, case: Any) -> date:
         on = self.day(case.appeal.filed_on if case.appeal is not None else None)
-        self.ledger.decide_appeal(
-            self.cid, self.meta(*self.decider, on), None,
+        self.ledger.issue(
+            Command.DECIDE_APPEAL,
+            self.cid,
+            self.meta(*self.decider, on),
+            None,
             outcome=self.rng.choice([AppealOutcome.OVERTURNED, AppealOutcome.UPHELD]),
         )
         return on
@@ -331,7 +393,8 @@ def _candidates(
         days |= {effective - timedelta(days=1), effective, effective + timedelta(days=1)}
     for row in db.execute(
         "SELECT DISTINCT valid_until FROM proj_bitemporal WHERE cluster_id = %s "
-        "AND valid_until IS NOT NULL", (cid,),
+        "AND valid_until IS NOT NULL",
+        (cid,),
     ).fetchall():
         until = row["valid_until"]
         days |= {until, until + timedelta(days=1)}
@@ -344,7 +407,8 @@ def _candidates(
 
 
 @settings(
-    max_examples=30, deadline=None,
+    max_examples=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -353,8 +417,13 @@ def _candidates(
     seed=st.integers(0, 2**32 - 1),
 )
 def test_the_view_equals_the_fold_from_the_log_for_any_pair_of_dates(
-    programme: str, attempts: int, seed: int, ledger: ClusterLedger,
-    projector: Projector, migrated: ConnectionInfo, db: psycopg.Connection[Any],
+    programme: str,
+    attempts: int,
+    seed: int,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
+    db: psycopg.Connection[Any],
 ) -> None:
     """Random histories (corrections, back-dated decisions, overturned revocations and late
     payments among them: effective dates are drawn anywhere around the last one) and every
@@ -381,13 +450,24 @@ def test_the_view_equals_the_fold_from_the_log_for_any_pair_of_dates(
 
 def _certified_xm(ledger: ClusterLedger, label: str) -> UUID:
     walk_meta: Callable[..., Any] = meta
-    cid = ledger.apply_for_certification(
+    cid = ledger.issue(
+        Command.APPLY,
+        None,
         walk_meta("county", SIMING, date(2024, 12, 2)),
-        xm_dossier(f"厦门市思明区{label}{uuid4().hex[:6]}产业集群"),
+        None,
+        dossier=xm_dossier(f"厦门市思明区{label}{uuid4().hex[:6]}产业集群"),
     ).cluster_id
-    ledger.recommend(cid, meta("city", XIAMEN, date(2024, 12, 16)), 1, onsite_verified=True)
-    ledger.certify(cid, meta("miit_recorder", XIAMEN, date(2025, 1, 20),
-                             document_number="工信部企业函〔2025〕12号"), 2)
+    ledger.issue(
+        Command.RECOMMEND, cid, meta("city", XIAMEN, date(2024, 12, 16)), 1, onsite_verified=True
+    )
+    ledger.issue(
+        Command.CERTIFY,
+        cid,
+        meta(
+            "miit_recorder", XIAMEN, date(2025, 1, 20), document_number="工信部企业函〔2025〕12号"
+        ),
+        2,
+    )
     return cid
 
 
@@ -396,22 +476,45 @@ def _recorded_now(ledger: ClusterLedger, cid: UUID) -> datetime:
 
 
 def test_a_score_corrected_later_changes_the_past_only_as_known_after_the_correction(
-    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
     db: psycopg.Connection[Any],
 ) -> None:
     cid = _certified_xm(ledger, "分数更正")
     final = meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor")
-    ledger.score(cid, meta("county", SIMING, date(2026, 2, 10)), 3, year=2025,
-                 stage=ScoreStage.DISTRICT_INITIAL, score=Decimal(78))
-    ledger.score(cid, final, 4, year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal(78))
+    ledger.issue(
+        Command.SCORE,
+        cid,
+        meta("county", SIMING, date(2026, 2, 10)),
+        3,
+        year=2025,
+        stage=ScoreStage.DISTRICT_INITIAL,
+        score=Decimal(78),
+    )
+    ledger.issue(
+        Command.SCORE, cid, final, 4, year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal(78)
+    )
     before_correction = _recorded_now(ledger, cid)
-    ledger.report_major_change(cid, meta("county", SIMING, date(2026, 5, 1)), 5,
-                               kind=ChangeKind.LEADING_INDUSTRY, new_value="智能网联")
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE,
+        cid,
+        meta("county", SIMING, date(2026, 5, 1)),
+        5,
+        kind=ChangeKind.LEADING_INDUSTRY,
+        new_value="智能网联",
+    )
     # Recorded in June, effective from the original date: a back-dated correction.
-    ledger.score(cid, meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor",
-                           comment="复核更正"), 6,
-                 year=2025, stage=ScoreStage.CITY_FINAL, score=Decimal("81.5"),
-                 correction=True)
+    ledger.issue(
+        Command.SCORE,
+        cid,
+        meta("city", XIAMEN, date(2026, 3, 10), user_id="city-assessor", comment="复核更正"),
+        6,
+        year=2025,
+        stage=ScoreStage.CITY_FINAL,
+        score=Decimal("81.5"),
+        correction=True,
+    )
     _settle(ledger, migrated)
 
     def score(as_of: date, known_at: datetime | None = None) -> Any:
@@ -426,7 +529,9 @@ def test_a_score_corrected_later_changes_the_past_only_as_known_after_the_correc
 
 
 def test_a_revocation_overturned_on_appeal_with_an_earlier_effective_date(
-    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
     db: psycopg.Connection[Any],
 ) -> None:
     from tests.factories import certified_fj
@@ -434,21 +539,45 @@ def test_a_revocation_overturned_on_appeal_with_an_earlier_effective_date(
     cid = certified_fj(ledger, fj_dossier(f"晋江市复核撤回{uuid4().hex[:6]}产业集群"))
     # The annual report of 2025 (filed 2026-03-20) is on record first; the revocation of
     # 2025-09-24, the appeal and the decision overturning it are entered after it.
-    ledger.file_annual_report(
-        cid, meta("city", QUANZHOU, date(2026, 3, 20)), 4, year=2025,
+    ledger.issue(
+        Command.FILE_ANNUAL_REPORT,
+        cid,
+        meta("city", QUANZHOU, date(2026, 3, 20)),
+        4,
+        year=2025,
         figures=AnnualFigures(total_output_yuan=5_600_000_000),
     )
-    ledger.revoke(
-        cid, meta("province", FJ_PROVINCE, date(2025, 9, 24), user_id="prov-c",
-                  document_number="闽工信〔2025〕77号", comment="未及时报送年度信息表"),
-        5, ground=Ground.ANNUAL_REPORT_MISSING, received_on=date(2025, 9, 26),
+    ledger.issue(
+        Command.REVOKE,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 9, 24),
+            user_id="prov-c",
+            document_number="闽工信〔2025〕77号",
+            comment="未及时报送年度信息表",
+        ),
+        5,
+        ground=Ground.ANNUAL_REPORT_MISSING,
+        received_on=date(2025, 9, 26),
     )
-    ledger.appeal(cid, meta("county", JINJIANG, date(2025, 10, 10), comment="已按时报送"), 6)
+    ledger.issue(
+        Command.APPEAL, cid, meta("county", JINJIANG, date(2025, 10, 10), comment="已按时报送"), 6
+    )
     before_decision = _recorded_now(ledger, cid)
-    ledger.decide_appeal(
-        cid, meta("province", FJ_PROVINCE, date(2025, 11, 14), user_id="prov-d",
-                  comment="复核：撤销依据不足"),
-        7, outcome=AppealOutcome.OVERTURNED,
+    ledger.issue(
+        Command.DECIDE_APPEAL,
+        cid,
+        meta(
+            "province",
+            FJ_PROVINCE,
+            date(2025, 11, 14),
+            user_id="prov-d",
+            comment="复核：撤销依据不足",
+        ),
+        7,
+        outcome=AppealOutcome.OVERTURNED,
     )
     _settle(ledger, migrated)
 
@@ -467,17 +596,36 @@ def test_a_revocation_overturned_on_appeal_with_an_earlier_effective_date(
 
 
 def test_a_back_dated_decision_rewrites_the_dates_after_it_as_known_from_its_recording(
-    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
     db: psycopg.Connection[Any],
 ) -> None:
     cid = _certified_xm(ledger, "倒签")
-    ledger.report_major_change(cid, meta("county", SIMING, date(2025, 8, 1)), 3,
-                               kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧交通")
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE,
+        cid,
+        meta("county", SIMING, date(2025, 8, 1)),
+        3,
+        kind=ChangeKind.LEADING_INDUSTRY,
+        new_value="智慧交通",
+    )
     before = _recorded_now(ledger, cid)
     # A revocation decided on 2025-06-30, entered after the August change.
-    ledger.revoke(cid, meta("miit_recorder", XIAMEN, date(2025, 6, 30),
-                            document_number="工信部企业函〔2025〕40号", comment="虚假申报"),
-                  4, ground=Ground.FALSE_APPLICATION, received_on=date(2025, 7, 2))
+    ledger.issue(
+        Command.REVOKE,
+        cid,
+        meta(
+            "miit_recorder",
+            XIAMEN,
+            date(2025, 6, 30),
+            document_number="工信部企业函〔2025〕40号",
+            comment="虚假申报",
+        ),
+        4,
+        ground=Ground.FALSE_APPLICATION,
+        received_on=date(2025, 7, 2),
+    )
     _settle(ledger, migrated)
 
     def row(as_of: date, known_at: datetime | None = None) -> Any:
@@ -489,12 +637,16 @@ def test_a_back_dated_decision_rewrites_the_dates_after_it_as_known_from_its_rec
     assert row(date(2025, 7, 31))["leading_industry"] == "智慧城市智能系统"
     after_change = row(date(2025, 8, 1))
     assert (after_change["read_status"], after_change["leading_industry"]) == (
-        "revoked", "智慧交通")
+        "revoked",
+        "智慧交通",
+    )
     assert row(date(2025, 8, 1), before)["read_status"] == "certified"  # as known before
 
 
 def test_the_board_as_known_at_a_time_alone_reads_statuses_on_that_date(
-    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
     db: psycopg.Connection[Any],
 ) -> None:
     cid = _certified_xm(ledger, "仅记录时点")
@@ -506,23 +658,44 @@ def test_the_board_as_known_at_a_time_alone_reads_statuses_on_that_date(
 
 
 def test_a_failed_batch_leaves_no_trace_in_the_projectors_memory(
-    ledger: ClusterLedger, projector: Projector, migrated: ConnectionInfo,
+    ledger: ClusterLedger,
+    projector: Projector,
+    migrated: ConnectionInfo,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A batch that fails half-way through an event (the case's aggregate moved on, its rows
     not yet superseded; the transaction rolled back) is folded again by the same view object:
     the rows equal the live view's."""
     cid = _certified_xm(ledger, "批次失败")
-    ledger.report_major_change(cid, meta("county", SIMING, date(2025, 8, 1)), 3,
-                               kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧港口")
-    ledger.revoke(cid, meta("miit_recorder", XIAMEN, date(2025, 6, 30),
-                            document_number="工信部企业函〔2025〕41号", comment="虚假申报"),
-                  4, ground=Ground.FALSE_APPLICATION, received_on=date(2025, 7, 2))
+    ledger.issue(
+        Command.REPORT_MAJOR_CHANGE,
+        cid,
+        meta("county", SIMING, date(2025, 8, 1)),
+        3,
+        kind=ChangeKind.LEADING_INDUSTRY,
+        new_value="智慧港口",
+    )
+    ledger.issue(
+        Command.REVOKE,
+        cid,
+        meta(
+            "miit_recorder",
+            XIAMEN,
+            date(2025, 6, 30),
+            document_number="工信部企业函〔2025〕41号",
+            comment="虚假申报",
+        ),
+        4,
+        ground=Ground.FALSE_APPLICATION,
+        received_on=date(2025, 7, 2),
+    )
     _settle(ledger, migrated)
     head = ledger.recorder.max_notification_id()
     notifications = ledger.recorder.select_notifications(start=1, limit=head or 0)
-    events = [(ledger.mapper.to_domain_event(n), Tracking(ClusterLedger.name, n.id))
-              for n in notifications]
+    events = [
+        (ledger.mapper.to_domain_event(n), Tracking(ClusterLedger.name, n.id))
+        for n in notifications
+    ]
     prefix = f"proj_bitemporal_f{uuid4().hex[:6]}"
     with psycopg.connect(migrated.url) as conn, conn.cursor() as curs:
         create_copy(curs, VIEWS["bitemporal"], prefix)
