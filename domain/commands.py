@@ -68,6 +68,7 @@ class Command(StrEnum):
     DECIDE_APPEAL = "decide_appeal"
     RECORD_AUDIT_FINDING = "record_audit_finding"
     CONFIRM_RECTIFICATION = "confirm_rectification"
+    WITHDRAW = "withdraw"
 
 
 class CommandBody(RequestBody, kw_only=True):

@@ -57,6 +57,10 @@ class ReviewStage(Stage):
     class NotRecommended(Aggregate.Event):
         meta: EventMeta
 
+    class Withdrawn(Aggregate.Event):
+        meta: EventMeta
+        status_before: str
+
     class Shortlisted(Aggregate.Event):
         meta: EventMeta
         notice: Notice
@@ -118,6 +122,21 @@ class ReviewStage(Stage):
     @event(NotRecommended)
     def _not_recommended(self, meta: EventMeta) -> None:
         self.case.status = Status.NOT_RECOMMENDED
+        self._touch(meta)
+
+    def withdraw(self, meta: EventMeta) -> None:
+        """The applicant withdraws before certification is decided (FJ Art. 10: 申报自愿;
+        XM Art. 5: 遵循自愿原则). The reason goes in `comment`."""
+        self._check_status_in(
+            {Status.APPLIED, Status.RECOMMENDED, Status.UNDER_NOTICE}, "withdraw"
+        )
+        self._check_reason(meta)
+        self._check_not_before_last(meta)
+        self._withdrawn(meta=meta, status_before=str(self.case.status))
+
+    @event(Withdrawn)
+    def _withdrawn(self, meta: EventMeta, status_before: str) -> None:
+        self.case.status = Status.WITHDRAWN
         self._touch(meta)
 
     # ---- province review and public notice (FJ Art. 13) ---------------------------------------
@@ -256,6 +275,10 @@ class DeclineBody(CommandBody, kw_only=True):
     """The reason goes in `comment`."""
 
 
+class WithdrawalBody(CommandBody, kw_only=True):
+    """The reason goes in `comment`."""
+
+
 class ShortlistBody(CommandBody, kw_only=True):
     """The public notice starts on `effective_date`; its end comes from the rulebook."""
 
@@ -332,6 +355,21 @@ def recommend(cluster: Cluster, meta: EventMeta, body: RecommendBody, rules: Rul
     or without on-site verification."""
     report = rules.eligibility(cluster.case.dossier, meta.effective_date)
     cluster.recommend(meta, report, onsite_verified=body.onsite_verified)
+
+
+@command(
+    Command.WITHDRAW,
+    body=WithdrawalBody,
+    path="/withdrawal",
+    summary="The applicant withdraws the application",
+)
+def withdraw(
+    cluster: Cluster, meta: EventMeta, body: WithdrawalBody, rules: Rules  # noqa: ARG001
+) -> None:
+    """The county/district withdraws its application before certification is decided (FJ
+    Art. 10: 申报自愿; XM Art. 5: 遵循自愿原则): while applied, recommended or under notice. The
+    case ends; the reason (`comment`) is required."""
+    cluster.withdraw(meta)
 
 
 @command(

@@ -28,12 +28,13 @@ class Status(StrEnum):
     CERTIFIED = "certified"  # reads as "expired" from `lapses_on` (derived by date)
     RENEWAL_FAILED = "renewal_failed"
     REVOKED = "revoked"
+    WITHDRAWN = "withdrawn"  # the applicant withdrew before the decision (final)
 
 
 EXPIRED = "expired"
 """The status a lapsed certification reads on and after its `lapses_on` date (never recorded)."""
 
-FINAL_STATUSES = frozenset({Status.NOT_RECOMMENDED, Status.REJECTED})
+FINAL_STATUSES = frozenset({Status.NOT_RECOMMENDED, Status.REJECTED, Status.WITHDRAWN})
 """Statuses no later step leaves: the case ended before certification."""
 
 STATUSES_READ = frozenset({*(str(s) for s in Status), EXPIRED})

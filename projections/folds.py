@@ -339,6 +339,11 @@ def _not_recommended(digest: ClusterDigest, _event: Any, _: Rules) -> ClusterDig
     return replace(digest, status=str(Status.NOT_RECOMMENDED))
 
 
+@_folds(Cluster.Withdrawn)
+def _withdrawn(digest: ClusterDigest, _event: Any, _: Rules) -> ClusterDigest:
+    return replace(digest, status=str(Status.WITHDRAWN))
+
+
 @_folds(Cluster.Shortlisted)
 def _shortlisted(digest: ClusterDigest, event: Any, _: Rules) -> ClusterDigest:
     return replace(

@@ -18,7 +18,7 @@ from projections.queries import FundingFilters, count_deadlines, fetch_summary, 
 
 SOON_DAYS = 30
 STATUS_ORDER = ("applied", "recommended", "under_notice", "certified", "expired",
-                "renewal_failed", "revoked", "rejected", "not_recommended")
+                "renewal_failed", "revoked", "rejected", "not_recommended", "withdrawn")
 
 
 @get("/", name="overview", include_in_schema=False)

@@ -391,6 +391,13 @@ def command_cases() -> list[Case]:
         (xm_applied, body(effective_date="2024-12-16", onsite_verified=True), {s.CITY: OK}),
     )
     both(
+        "withdraw",
+        "/withdrawal",
+        Command.WITHDRAW,
+        (fj_applied, body(effective_date="2023-04-03", comment="主动撤回"), {s.COUNTY: OK}),
+        (xm_applied, body(effective_date="2024-12-16", comment="主动撤回"), {s.COUNTY: OK}),
+    )
+    both(
         "decline_to_recommend",
         "/decline",
         Command.DECLINE,
@@ -788,7 +795,7 @@ def test_matrix_covers_every_route_of_the_api() -> None:
     handlers = [h for m in MY_ROUTE_MODULES for h in importlib.import_module(m).ROUTES]
     covered = {case.name for case in ALL_CASES}
     names = {h.handler_name for h in handlers}
-    assert len(handlers) == 28
+    assert len(handlers) == 29
     assert names == covered
 
 

@@ -39,7 +39,7 @@ def test_every_command_documents_its_problem_responses(spec: dict[str, Any]) -> 
         for path, method, op in _operations(spec)
         if method == "post" and path.startswith("/api/clusters/{cluster_id}/")
     ]
-    assert len(commands) == 21
+    assert len(commands) == 22
     for path, operation in commands:
         responses = operation["responses"]
         assert responses.keys() >= COMMAND_STATUSES, path
@@ -62,7 +62,7 @@ def test_every_command_on_a_case_requires_if_match_and_accepts_an_idempotency_ke
         op for path, method, op in _operations(spec)
         if method == "post" and path.startswith("/api/clusters/{cluster_id}/")
     ]
-    assert len(commands) == 21
+    assert len(commands) == 22
     for operation in commands:
         headers = _headers(operation)
         assert headers["If-Match"]["required"] is True, operation["operationId"]

@@ -171,7 +171,7 @@ def _status_schema(conn: ConnectionInfo) -> tuple[list[str], list[str], list[str
         *sorted(re.sub(r"INDEX \S+ ON", "INDEX ON", d) for _, d in indexes),
         *sorted(re.sub(r"STATISTICS \S+ ", "STATISTICS ", d) for _, d in statistics),
     ]
-    return unnamed, [n for n, _ in indexes], [n for n, _ in statistics]
+    return unnamed, sorted(n for n, _ in indexes), sorted(n for n, _ in statistics)
 
 
 def test_rebuild_keeps_the_status_views_indexes_and_statistics(

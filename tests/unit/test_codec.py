@@ -131,8 +131,15 @@ def fj_rejected() -> Cluster:
     return cluster
 
 
+def fj_withdrawn() -> Cluster:
+    cluster = fj_recommended()
+    cluster.withdraw(fj_county(date(2023, 4, 20), comment="企业调整发展规划，主动撤回申报"))
+    return cluster
+
+
 def lifecycles() -> list[Cluster]:
-    return [fj_full_lifecycle(), xm_full_lifecycle(), fj_declined(), fj_rejected()]
+    return [fj_full_lifecycle(), xm_full_lifecycle(), fj_declined(), fj_rejected(),
+            fj_withdrawn()]
 
 
 def all_events() -> list[Any]:

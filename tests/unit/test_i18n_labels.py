@@ -55,7 +55,7 @@ def test_every_value_shown_in_words_has_both_languages(group: str, value: str) -
 
 def test_the_value_lists_are_complete() -> None:
     assert "expired" in VALUES["status"]  # derived by date, not a recorded Status
-    assert len(VALUES["event"]) == 22
+    assert len(VALUES["event"]) == 23
     assert len(VALUES["fund_use_category"]) == 6
 
 

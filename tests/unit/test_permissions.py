@@ -26,6 +26,7 @@ FUZHOU, PINGTAN, NANAN, SHENZHEN = "350100", "350128", "350583", "440300"
 EXPECTED: Mapping[Programme, Mapping[Command, frozenset[Role]]] = {
     FJ: {
         C.APPLY: frozenset({R.COUNTY}),  # Art. 11: the county is the applicant
+        C.WITHDRAW: frozenset({R.COUNTY}),  # Art. 10: 申报自愿
         C.RECOMMEND: frozenset({R.CITY}),  # Art. 12
         C.DECLINE: frozenset({R.CITY}),  # Art. 12: 择优推荐
         C.SHORTLIST: frozenset({R.PROVINCE}),  # Art. 13
@@ -43,6 +44,7 @@ EXPECTED: Mapping[Programme, Mapping[Command, frozenset[Role]]] = {
     },
     XM: {
         C.APPLY: frozenset({R.COUNTY}),  # Art. 6
+        C.WITHDRAW: frozenset({R.COUNTY}),  # Art. 5: 遵循自愿原则
         C.RECOMMEND: frozenset({R.CITY}),  # Art. 7
         C.DECLINE: frozenset({R.CITY}),
         C.RAISE_OBJECTION: frozenset({R.CITY}),  # Art. 15(3): the city's subsidy notice

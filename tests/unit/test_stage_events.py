@@ -32,6 +32,7 @@ STORED_NAMES = {
     "AppealDecided",
     "AuditFindingRecorded",
     "RectificationConfirmed",
+    "Withdrawn",  # declared in a stage module, stored under the same scheme
 }
 
 

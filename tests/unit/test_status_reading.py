@@ -50,8 +50,8 @@ def test_without_a_lapse_date_the_recorded_status_is_read_on_any_day() -> None:
         assert status_on(status, None, date(2099, 1, 1)) == str(status)
 
 
-def test_final_statuses_are_the_two_that_end_a_case_before_certification() -> None:
-    assert {Status.NOT_RECOMMENDED, Status.REJECTED} == FINAL_STATUSES
+def test_final_statuses_are_the_three_that_end_a_case_before_certification() -> None:
+    assert {Status.NOT_RECOMMENDED, Status.REJECTED, Status.WITHDRAWN} == FINAL_STATUSES
 
 
 def test_a_reader_can_see_every_recorded_status_and_expired() -> None:
