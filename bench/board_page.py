@@ -1,0 +1,143 @@
+"""The board page against the JSON list, alone: both at 1 and 16 clients, in interleaved rounds,
+on a data set that is already there (`python -m bench.generate --scale N` into DATABASE_URL),
+and optionally a profile of the server while it serves the board.
+
+    DATABASE_URL=postgresql://…/db python -m bench.board_page                # 3 rounds, 6 s runs
+    DATABASE_URL=… python -m bench.board_page --profile var/board.prof       # + a cProfile
+
+The same server (`cluster-ledger serve`), users, filters, page size and load client (wrk when
+installed) as `make bench`'s board-page figure (`bench.http_runs.measure_board_page`); it adds
+the 1-client pair, and a round takes seconds instead of regenerating the data. Issue 13's
+target: the board's time per page ≤ 2× the JSON list's (ratio = list req/s ÷ board req/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench import http_runs
+from bench.benchdb import BenchDatabase, server_version
+from bench.context import Context
+from bench.features import load, stop_server, token
+from bench.generate import GenerationResult
+from bench.loadgen import Get, Script
+from bench.server import child_env, free_port
+from domain.actors import Role
+from infra.database import parse_url
+from infra.settings import PROJECT_ROOT
+
+CLIENTS = (1, 16)
+
+
+def _scripts(paths: list[str], clients: int, *, bearer: str = "", cookie: str = "") -> list[Script]:
+    return [Script(gets=[Get(path=p, token=bearer, cookie=cookie)
+                         for p in http_runs._rotated(paths, i)])
+            for i in range(clients)]
+
+
+def measure(ctx: Context, rounds: int) -> dict[tuple[str, int], list[float]]:
+    """req/s of the JSON list and of the board page, per client count, one value per round."""
+    province = token(ctx, Role.PROVINCE, "350000", "bench-province")
+    cookie = http_runs.page_session(ctx)
+    http_runs._check_pages(ctx, http_runs.board_paths(), cookie, "<table")
+    rates: dict[tuple[str, int], list[float]] = {}
+    for round_ in range(1, rounds + 1):
+        for clients in CLIENTS:
+            for what, scripts in (
+                ("list", _scripts(http_runs.json_list_paths(), clients, bearer=province)),
+                ("board", _scripts(http_runs.board_paths(), clients, cookie=cookie)),
+            ):
+                result = load(ctx, scripts)
+                rate = result.count / result.seconds
+                rates.setdefault((what, clients), []).append(rate)
+                print(f"round {round_} {what:5} {clients:2} client(s): {rate:8,.0f} req/s, "
+                      f"p50 {result.p50_ms or 0:.1f} ms, p99 {result.p99_ms or 0:.1f} ms, "
+                      f"{result.bytes_per_request / 1024:,.1f} KB", flush=True)
+    return rates
+
+
+def report(rates: dict[tuple[str, int], list[float]]) -> None:
+    print("\nmedian of rounds (low-high); ratio = list ÷ board per round, median (low-high)")
+    for clients in CLIENTS:
+        lists, boards = rates[("list", clients)], rates[("board", clients)]
+        ratios = [a / b for a, b in zip(lists, boards, strict=True)]
+        print(f"{clients:2} client(s): list {statistics.median(lists):,.0f} req/s "
+              f"({min(lists):,.0f}-{max(lists):,.0f}), board {statistics.median(boards):,.0f} "
+              f"req/s ({min(boards):,.0f}-{max(boards):,.0f}), ratio "
+              f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}-{max(ratios):.2f})")
+
+
+def profile(ctx: Context, out: Path, seconds: float, top: int) -> None:
+    """The server under cProfile while 16 clients load the board page; the top functions by
+    own time and by cumulative time."""
+    cookie = http_runs.page_session(ctx)  # before the profiled server starts: not profiled
+    stop_server(ctx)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "api.cli", "serve",
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=child_env(ctx.conn, ctx.data_dir), cwd=PROJECT_ROOT,
+    )
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/ready", timeout=5).close()  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.3)
+        from bench import wrk
+
+        paths = http_runs.board_paths()
+        result = wrk.run_wrk(base, paths, "", cookie=cookie, connections=16, seconds=seconds,
+                             warmup_seconds=1)
+        print(f"profiled: {result.count:,} board pages in {result.seconds:.1f} s")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    stats = pstats.Stats(str(out))
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.board_page", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0, help="each load run")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile output file")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("bench.board_page: set DATABASE_URL to a generated data set", file=sys.stderr)
+        return 2
+    db = BenchDatabase(conn=parse_url(url), server="DATABASE_URL",
+                       server_version=server_version(url))
+    ctx = Context(db, GenerationResult(clusters=0, events=0, seconds=0, workers=0, batch=0,
+                                       horizon_year=0), quick=False)
+    ctx.load_seconds = args.seconds
+    try:
+        if args.rounds:
+            report(measure(ctx, args.rounds))
+        if args.profile:
+            profile(ctx, args.profile, args.seconds, args.top)
+    finally:
+        stop_server(ctx)
+        ctx.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
