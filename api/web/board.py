@@ -14,16 +14,23 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import get
 from litestar.params import QueryParameter
+from markupsafe import Markup
 
-from api import i18n
 from api.input_policy import query_date, query_text
 from api.routes.reads import board_history
 from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
+from api.web.fragments import (
+    EMPTY_CELL,
+    escape,
+    escaped,
+    escaped_labels,
+    escaped_region,
+    time_tag,
+)
 from api.web.page import (
     Page,
     PageRequest,
@@ -73,64 +80,61 @@ def columns(page: Page) -> list[downloads.Column]:
     ]
 
 
-class ShownDate(msgspec.Struct, frozen=True):
-    iso: str  # for <time datetime>
-    text: str  # as the reader reads it
+# One row of the board's table (see api/web/fragments.py for why rows are written here); every
+# value is escaped by `board_rows`.
+ROW = (
+    "    <tr>\n"
+    '      <th scope="row"><a href="{href}">{name}</a></th>\n'
+    "      <td>{programme}</td>\n"
+    '      <td>{region} <span class="code">{county_code}</span></td>\n'
+    "      <td>{industry}</td>\n"
+    '      <td><span class="status status-{status}">{status_text}</span></td>\n'
+    "      <td>{certified_on}</td>\n"
+    "      <td>{valid_until}</td>\n"
+    '      <td class="num">{last_report}</td>\n'
+    '      <td class="num">{last_score}</td>\n'
+    "      <td>{next_due}</td>\n"
+    "    </tr>"
+)
 
 
-class BoardRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One row of the board's table, every cell already in the reader's words: the template
-    only places and escapes them (a page of 50 rows would otherwise make some 600 template
-    calls for labels, places and dates)."""
-
-    href: str
-    name: str
-    programme: str
-    region: str
-    county_code: str
-    industry: str
-    status: str
-    status_text: str
-    certified_on: ShownDate | None
-    valid_until: ShownDate | None
-    last_report: str
-    last_score: str
-    next_due: str | None  # the kind of the next deadline in words; None: no deadline
-    next_due_on: ShownDate | None
-    overdue: bool
-
-
-def board_rows(page: Page, items: Sequence[ClusterItem], as_of: date | None) -> list[BoardRow]:
+def board_rows(page: Page, items: Sequence[ClusterItem], as_of: date | None) -> Markup:
+    """The rows of the board's table, in the reader's words: the programme and status in
+    words, the county under its city, dates as `<time>`, the next deadline's kind, its date and
+    whether it is overdue; each name links to the case (at `as_of` on an as-of board)."""
     lang = page.lang
-    programmes = i18n.labels(lang, "programme")
-    statuses = i18n.labels(lang, "status")
-    kinds = i18n.labels(lang, "deadline_kind")
+    regions = page.runtime.ledger.services.regions
+    programmes = escaped_labels(lang, "programme")
+    statuses = escaped_labels(lang, "status")
+    kinds = escaped_labels(lang, "deadline_kind")
+    overdue = f' <strong class="overdue">{escape(page.t("due.overdue"))}</strong>'
     link_suffix = f"?as_of={as_of.isoformat()}" if as_of else ""
-
-    def day(value: date | None) -> ShownDate | None:
-        return ShownDate(value.isoformat(), i18n.format_date(value, lang)) if value else None
-
-    return [
-        BoardRow(
+    rows = []
+    for item in items:
+        status = escape(item.status)
+        if item.next_due_kind:
+            next_due = (f"{kinds.get(item.next_due_kind) or escape(item.next_due_kind)} "
+                        f"{time_tag(item.next_due_on, lang)}"
+                        f"{overdue if item.next_due_overdue else ''}")
+        else:
+            next_due = EMPTY_CELL
+        rows.append(ROW.format(
+            # a UUID, a year, a score (Decimal) and dates need no escaping
             href=f"/clusters/{item.id}{link_suffix}",
-            name=item.name,
-            programme=programmes.get(item.programme, item.programme),
-            region=page.region(item.county_code),
-            county_code=item.county_code,
-            industry=item.leading_industry,
-            status=item.status,
-            status_text=statuses.get(item.status, item.status),
-            certified_on=day(item.certified_on),
-            valid_until=day(item.valid_until),
-            last_report=str(item.last_report_year or "—"),
-            last_score=str(item.last_final_score) if item.last_final_score is not None else "—",
-            next_due=kinds.get(item.next_due_kind, item.next_due_kind)
-            if item.next_due_kind else None,
-            next_due_on=day(item.next_due_on),
-            overdue=item.next_due_overdue,
-        )
-        for item in items
-    ]
+            name=escape(item.name),
+            programme=programmes.get(item.programme) or escape(item.programme),
+            region=escaped_region(regions, item.county_code, lang),
+            county_code=escape(item.county_code),
+            industry=escape(item.leading_industry),
+            status=status,
+            status_text=statuses.get(item.status) or status,
+            certified_on=time_tag(item.certified_on, lang),
+            valid_until=time_tag(item.valid_until, lang),
+            last_report=item.last_report_year or EMPTY_CELL,
+            last_score=EMPTY_CELL if item.last_final_score is None else item.last_final_score,
+            next_due=next_due,
+        ))
+    return escaped("\n".join(rows))
 
 
 @get("/board", name="board", include_in_schema=False)
