@@ -27,7 +27,7 @@ from pathlib import Path
 from bench import http_runs
 from bench.benchdb import BenchDatabase, server_version
 from bench.context import Context
-from bench.features import load, stop_server, token
+from bench.features import load, server, stop_server, token
 from bench.generate import GenerationResult
 from bench.loadgen import Get, Script
 from bench.server import child_env, free_port
@@ -44,36 +44,61 @@ def _scripts(paths: list[str], clients: int, *, bearer: str = "", cookie: str = 
             for i in range(clients)]
 
 
-def measure(ctx: Context, rounds: int) -> dict[tuple[str, int], list[float]]:
-    """req/s of the JSON list and of the board page, per client count, one value per round."""
+def server_cpu_seconds(ctx: Context) -> float:
+    """User + system CPU time the server process has used so far (Linux /proc)."""
+    pid = server(ctx).process.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(ctx: Context, rounds: int) -> dict[tuple[str, str, int], list[float]]:
+    """Per client count and round, of the JSON list and of the board page: req/s, and the
+    server process's CPU time per request (which other processes on the machine disturb far
+    less than the rate)."""
     province = token(ctx, Role.PROVINCE, "350000", "bench-province")
     cookie = http_runs.page_session(ctx)
     http_runs._check_pages(ctx, http_runs.board_paths(), cookie, "<table")
-    rates: dict[tuple[str, int], list[float]] = {}
+    runs = {
+        "list": lambda n: _scripts(http_runs.json_list_paths(), n, bearer=province),
+        "board": lambda n: _scripts(http_runs.board_paths(), n, cookie=cookie),
+    }
+    for make in runs.values():  # warm-up, unmeasured: the runs below have none (quick)
+        load(ctx, make(16), seconds=2)
+    figures: dict[tuple[str, str, int], list[float]] = {}
     for round_ in range(1, rounds + 1):
         for clients in CLIENTS:
-            for what, scripts in (
-                ("list", _scripts(http_runs.json_list_paths(), clients, bearer=province)),
-                ("board", _scripts(http_runs.board_paths(), clients, cookie=cookie)),
-            ):
+            for what, make in runs.items():
+                scripts = make(clients)
+                server(ctx).wait_idle()
+                cpu = server_cpu_seconds(ctx)
                 result = load(ctx, scripts)
+                cpu_ms = (server_cpu_seconds(ctx) - cpu) * 1000 / max(1, result.count)
                 rate = result.count / result.seconds
-                rates.setdefault((what, clients), []).append(rate)
+                figures.setdefault(("req/s", what, clients), []).append(rate)
+                figures.setdefault(("cpu", what, clients), []).append(cpu_ms)
                 print(f"round {round_} {what:5} {clients:2} client(s): {rate:8,.0f} req/s, "
-                      f"p50 {result.p50_ms or 0:.1f} ms, p99 {result.p99_ms or 0:.1f} ms, "
+                      f"server CPU {cpu_ms:.2f} ms/req, p50 {result.p50_ms or 0:.1f} ms, "
+                      f"p99 {result.p99_ms or 0:.1f} ms, "
                       f"{result.bytes_per_request / 1024:,.1f} KB", flush=True)
-    return rates
+    return figures
 
 
-def report(rates: dict[tuple[str, int], list[float]]) -> None:
-    print("\nmedian of rounds (low-high); ratio = list ÷ board per round, median (low-high)")
+def _spread(values: list[float], fmt: str) -> str:
+    return (f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})")
+
+
+def report(figures: dict[tuple[str, str, int], list[float]]) -> None:
+    print("\nmedian of rounds (low-high); ratio = board's time per request ÷ the list's, per "
+          "round: list req/s ÷ board req/s, board CPU ÷ list CPU")
     for clients in CLIENTS:
-        lists, boards = rates[("list", clients)], rates[("board", clients)]
+        lists, boards = figures[("req/s", "list", clients)], figures[("req/s", "board", clients)]
+        cpu_l, cpu_b = figures[("cpu", "list", clients)], figures[("cpu", "board", clients)]
         ratios = [a / b for a, b in zip(lists, boards, strict=True)]
-        print(f"{clients:2} client(s): list {statistics.median(lists):,.0f} req/s "
-              f"({min(lists):,.0f}-{max(lists):,.0f}), board {statistics.median(boards):,.0f} "
-              f"req/s ({min(boards):,.0f}-{max(boards):,.0f}), ratio "
-              f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}-{max(ratios):.2f})")
+        cpu_ratios = [b / a for a, b in zip(cpu_l, cpu_b, strict=True)]
+        print(f"{clients:2} client(s): list {_spread(lists, ',.0f')} req/s, board "
+              f"{_spread(boards, ',.0f')} req/s, ratio {_spread(ratios, '.2f')}×; server CPU "
+              f"per request: list {_spread(cpu_l, '.2f')} ms, board {_spread(cpu_b, '.2f')} ms, "
+              f"ratio {_spread(cpu_ratios, '.2f')}×")
 
 
 def profile(ctx: Context, out: Path, seconds: float, top: int) -> None:
@@ -126,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     db = BenchDatabase(conn=parse_url(url), server="DATABASE_URL",
                        server_version=server_version(url))
     ctx = Context(db, GenerationResult(clusters=0, events=0, seconds=0, workers=0, batch=0,
-                                       horizon_year=0), quick=False)
-    ctx.load_seconds = args.seconds
+                                       horizon_year=0), quick=True)
+    ctx.load_seconds = args.seconds  # quick: no warm-up inside a run (one before the rounds)
     try:
         if args.rounds:
             report(measure(ctx, args.rounds))

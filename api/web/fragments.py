@@ -38,6 +38,7 @@ def escaped(html: str) -> Markup:
     return Markup(html)  # noqa: S704 - the one place; its callers escape each value
 
 
+@functools.lru_cache(maxsize=8192)  # a page's dates repeat (years of reports, validity ends)
 def time_tag(day: date | None, lang: Locale) -> str:
     """A date as `<time datetime="2026-03-30">2026年3月30日</time>`; no date as "—"."""
     if not day:
@@ -67,7 +68,7 @@ def escaped_region(regions: Regions, code: str, lang: Locale) -> str:
     return escape(region_label(regions, code, lang))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def region_option_tags(regions: Regions, jurisdiction: str, current: str | None) -> Markup:
     """The region filter's options: the cities and counties a reader of `jurisdiction` covers
     (a hundred for a province user), written once per jurisdiction and choice."""
