@@ -4,6 +4,7 @@ and optionally a profile of the server while it serves the board.
 
     DATABASE_URL=postgresql://…/db python -m bench.board_page                # 3 rounds, 6 s runs
     DATABASE_URL=… python -m bench.board_page --profile var/board.prof       # + a cProfile
+    DATABASE_URL=… python -m bench.board_page --floor      # + what an empty page costs
 
 The same server (`cluster-ledger serve`), users, filters, page size and load client (wrk when
 installed) as `make bench`'s board-page figure (`bench.http_runs.measure_board_page`); it adds
@@ -51,7 +52,8 @@ def server_cpu_seconds(ctx: Context) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(ctx: Context, rounds: int) -> dict[tuple[str, str, int], list[float]]:
+def measure(ctx: Context, rounds: int, *, floor: bool = False,
+            ) -> dict[tuple[str, str, int], list[float]]:
     """Per client count and round, of the JSON list and of the board page: req/s, and the
     server process's CPU time per request (which other processes on the machine disturb far
     less than the rate)."""
@@ -62,6 +64,11 @@ def measure(ctx: Context, rounds: int) -> dict[tuple[str, str, int], list[float]
         "list": lambda n: _scripts(http_runs.json_list_paths(), n, bearer=province),
         "board": lambda n: _scripts(http_runs.board_paths(), n, cookie=cookie),
     }
+    if floor:
+        # What any page costs before its content: the same session cookie, the base template
+        # and a session look-up (/account), and /health (no session, no template, no database).
+        runs["account"] = lambda n: _scripts(["/account"], n, cookie=cookie)
+        runs["health"] = lambda n: _scripts(["/health"], n)
     for make in runs.values():  # warm-up, unmeasured: the runs below have none (quick)
         load(ctx, make(16), seconds=2)
     figures: dict[tuple[str, str, int], list[float]] = {}
@@ -99,6 +106,10 @@ def report(figures: dict[tuple[str, str, int], list[float]]) -> None:
               f"{_spread(boards, ',.0f')} req/s, ratio {_spread(ratios, '.2f')}×; server CPU "
               f"per request: list {_spread(cpu_l, '.2f')} ms, board {_spread(cpu_b, '.2f')} ms, "
               f"ratio {_spread(cpu_ratios, '.2f')}×")
+        for what in ("account", "health"):
+            if ("cpu", what, clients) in figures:
+                print(f"    {what}: {_spread(figures[('req/s', what, clients)], ',.0f')} req/s, "
+                      f"server CPU {_spread(figures[('cpu', what, clients)], '.2f')} ms")
 
 
 def profile(ctx: Context, out: Path, seconds: float, top: int) -> None:
@@ -143,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="each load run")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile output file")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--floor", action="store_true",
+                        help="also /account (a signed-in page with no content) and /health")
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -155,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx.load_seconds = args.seconds  # quick: no warm-up inside a run (one before the rounds)
     try:
         if args.rounds:
-            report(measure(ctx, args.rounds))
+            report(measure(ctx, args.rounds, floor=args.floor))
         if args.profile:
             profile(ctx, args.profile, args.seconds, args.top)
     finally:
