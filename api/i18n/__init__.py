@@ -3,7 +3,8 @@ UI keys, locale negotiation, and formatting of dates, money and places.
 
 - `negotiate(request, default)`, `api_locale(request)`: "zh" or "en"; `page_context(request)`
   (`negotiation`);
-- `t(locale, key, **params)`, `label(locale, group, value)`,
+- `t(locale, key, **params)`, `label(locale, group, value)`, `labels(locale, group)` (a
+  group's words by value, for a table's rows),
   `problem_text(locale, code, details)` (`messages`, over the data in `problems.toml` and
   `ui.toml`, see `catalogue`);
 - `format_date`, `format_datetime`, `format_yuan`, `format_wan`, `region_label` (`formatting`);
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from api.i18n.catalogue import LOCALES, Locale
 from api.i18n.formatting import format_date, format_datetime, format_wan, format_yuan, region_label
-from api.i18n.messages import label, problem_text, t
+from api.i18n.messages import label, labels, problem_text, t
 from api.i18n.negotiation import LANGUAGE_TAGS, api_locale, negotiate, page_context
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LANGUAGE_TAGS", "LOCALES", "Locale", "api_locale", "format_date", "format_datetime",
-    "format_wan", "format_yuan", "install", "label", "negotiate", "page_context", "problem_text",
-    "region_label", "t",
+    "format_wan", "format_yuan", "install", "label", "labels", "negotiate", "page_context",
+    "problem_text", "region_label", "t",
 ]
 
 

@@ -9,6 +9,7 @@ stops on a stored value.
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -27,15 +28,42 @@ def label(locale: Locale, group: str, value: object) -> str:
     word for it."""
     if value is None:
         return ""
-    text = catalogue().ui.get(f"{group}.{value}")
-    return text.get(locale) if text is not None else str(value)
+    text = labels(locale, group).get(str(value))
+    return text if text is not None else str(value)
 
 
 def t(locale: Locale, key: str, **params: Any) -> str:
     """The UI string `key` in `locale` with its placeholders filled. An unknown key or a missing
     parameter is a programming error and raises KeyError (the page tests render every page)."""
+    if not params:
+        plain = plain_texts(locale).get(key)
+        if plain is not None:
+            return plain
     template = catalogue().ui[key].get(locale)
     return _Formatter(locale, strict=True).vformat(template, (), params)
+
+
+@functools.cache
+def plain_texts(locale: Locale) -> Mapping[str, str]:
+    """Every UI string without placeholders, as `t` writes it (`{{` as `{`), by key: a page asks
+    for a hundred or more of them, so each is formatted once per process, not per page."""
+    formatter = _Formatter(locale, strict=True)
+    return {
+        key: formatter.vformat(text.get(locale), (), {})
+        for key, text in catalogue().ui.items()
+        if not any(name is not None for _, name, _, _ in formatter.parse(text.get(locale)))
+    }
+
+
+@functools.cache
+def labels(locale: Locale, group: str) -> Mapping[str, str]:
+    """The words of one group (`status`, `programme`, …) by value, e.g. for a table's rows."""
+    prefix = f"{group}."
+    return {
+        key.removeprefix(prefix): text.get(locale)
+        for key, text in catalogue().ui.items()
+        if key.startswith(prefix)
+    }
 
 
 def problem_text(

@@ -10,17 +10,27 @@ query, as `GET /api/clusters?as_of=` does (the same filters, sorts, pages and do
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import get
 from litestar.params import QueryParameter
+from markupsafe import Markup
 
 from api.input_policy import query_date, query_text
 from api.routes.reads import board_history
 from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
+from api.web.fragments import (
+    EMPTY_CELL,
+    escape,
+    escaped,
+    escaped_labels,
+    escaped_region,
+    time_tag,
+)
 from api.web.page import (
     Page,
     PageRequest,
@@ -33,7 +43,7 @@ from api.web.page import (
     wanted_format,
 )
 from domain.case import Status
-from projections.queries import ClusterFilters, list_clusters
+from projections.queries import ClusterFilters, ClusterItem, list_clusters
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 500
@@ -68,6 +78,63 @@ def columns(page: Page) -> list[downloads.Column]:
         column("next_due_on", t("board.col.next_due_on"), Kind.DATE),
         column("next_due_overdue", t("board.col.overdue"), Kind.BOOL),
     ]
+
+
+# One row of the board's table (see api/web/fragments.py for why rows are written here); every
+# value is escaped by `board_rows`.
+ROW = (
+    "    <tr>\n"
+    '      <th scope="row"><a href="{href}">{name}</a></th>\n'
+    "      <td>{programme}</td>\n"
+    '      <td>{region} <span class="code">{county_code}</span></td>\n'
+    "      <td>{industry}</td>\n"
+    '      <td><span class="status status-{status}">{status_text}</span></td>\n'
+    "      <td>{certified_on}</td>\n"
+    "      <td>{valid_until}</td>\n"
+    '      <td class="num">{last_report}</td>\n'
+    '      <td class="num">{last_score}</td>\n'
+    "      <td>{next_due}</td>\n"
+    "    </tr>"
+)
+
+
+def board_rows(page: Page, items: Sequence[ClusterItem], as_of: date | None) -> Markup:
+    """The rows of the board's table, in the reader's words: the programme and status in
+    words, the county under its city, dates as `<time>`, the next deadline's kind, its date and
+    whether it is overdue; each name links to the case (at `as_of` on an as-of board)."""
+    lang = page.lang
+    regions = page.runtime.ledger.services.regions
+    programmes = escaped_labels(lang, "programme")
+    statuses = escaped_labels(lang, "status")
+    kinds = escaped_labels(lang, "deadline_kind")
+    overdue = f' <strong class="overdue">{escape(page.t("due.overdue"))}</strong>'
+    link_suffix = f"?as_of={as_of.isoformat()}" if as_of else ""
+    rows = []
+    for item in items:
+        status = escape(item.status)
+        if item.next_due_kind:
+            next_due = (f"{kinds.get(item.next_due_kind) or escape(item.next_due_kind)} "
+                        f"{time_tag(item.next_due_on, lang)}"
+                        f"{overdue if item.next_due_overdue else ''}")
+        else:
+            next_due = EMPTY_CELL
+        rows.append(ROW.format(
+            # a UUID, a year, a score (Decimal) and dates need no escaping
+            href=f"/clusters/{item.id}{link_suffix}",
+            name=escape(item.name),
+            programme=programmes.get(item.programme) or escape(item.programme),
+            region=escaped_region(regions, item.county_code, lang),
+            county_code=escape(item.county_code),
+            industry=escape(item.leading_industry),
+            status=status,
+            status_text=statuses.get(item.status) or status,
+            certified_on=time_tag(item.certified_on, lang),
+            valid_until=time_tag(item.valid_until, lang),
+            last_report=item.last_report_year or EMPTY_CELL,
+            last_score=EMPTY_CELL if item.last_final_score is None else item.last_final_score,
+            next_due=next_due,
+        ))
+    return escaped("\n".join(rows))
 
 
 @get("/board", name="board", include_in_schema=False)
@@ -126,7 +193,8 @@ async def board_page(
             limit=PAGE_SIZE, cursor=cursor, history=history,
         )
     values = {
-        "board": board, "filters": filters, "region": region or "", "sort": sort,
+        "board": board, "rows": board_rows(page, board.items, as_of), "filters": filters,
+        "region": region or "", "sort": sort,
         "as_of": as_of, "known_at": known_at, "historical": historical,
         "shown_filters": shown, "sorts": SORTS,
         "status_options": options(page, "status", STATUSES),

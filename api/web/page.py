@@ -20,8 +20,8 @@ from litestar.response import Stream, Template
 from api import i18n
 from api.errors import invalid_field
 from api.runtime import Runtime, runtime_of
-from api.scope import region_options
 from api.web import downloads
+from api.web.fragments import region_option_tags
 from api.web.static import HTMX_URL
 from domain.actors import Actor
 from projections.positions import LOWEST_POSITION_SQL
@@ -95,9 +95,10 @@ def render(page: Page, template: str, **values: Any) -> Template:
 
 def render_filtered(page: Page, template: str, table_template: str, **values: Any) -> Template:
     """A page with filters: the whole page, or its table alone for htmx (the filters changed);
-    the region filter's options are the reader's cities and counties."""
-    values.setdefault("region_options", region_options(
-        page.runtime.ledger.services.regions, page.actor.jurisdiction
+    the region filter's options are the reader's cities and counties (`region`: the chosen
+    one)."""
+    values.setdefault("region_option_tags", region_option_tags(
+        page.runtime.ledger.services.regions, page.actor.jurisdiction, values.get("region") or None
     ))
     return render(page, table_template if is_partial(page.request) else template, **values)
 

@@ -22,6 +22,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         install(engine.engine, regions=load_regions())
         engine.engine.trim_blocks = True
         engine.engine.lstrip_blocks = True
+        # The templates ship with the code: a process never needs to look at their files
+        # again (with reloading on, every page stats each template it uses).
+        engine.engine.auto_reload = False
 
     return TemplateConfig(
         directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=with_languages
