@@ -5,7 +5,11 @@ the real PostgreSQL, projected by the real projector; the view is read with the 
 conditions the board's query uses (`projections.queries.valid_sql` / `recorded_sql`) and the
 status as the board reads it on a date (`status_on_sql`). The reference is
 `domain.history.case_at` over the case's events from the log, read through the same reading
-(`board_state`).
+(`board_state`). The funding ledger and the deadlines as of a date are read through the read
+API's own queries (`list_funding`, `list_deadlines` with a `BoardHistory`) and compared with
+the funding and deadline rows the fold's readings give of the same reconstruction
+(`projections.folds.funding_rows` / `deadline_rows` of `case_readings.digest_of`), overdue
+read on the date.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import anyio
+import asyncpg
+import msgspec
 import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
@@ -24,17 +31,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from domain.cluster import Cluster
 from domain.errors import DomainError
 from domain.facts import AnnualFigures, AppealOutcome, ChangeKind, Dossier, Ground, ScoreStage
-from domain.history import LoggedEvent, case_at
+from domain.history import CaseAtDate, LoggedEvent, case_at
 from infra.application import ClusterLedger
 from infra.database import ConnectionInfo
 from projections import board_timeline as timeline
-from projections.bitemporal import STATE_COLUMNS
-from projections.board_timeline import BoardState, board_state
+from projections.bitemporal import STATE_COLUMNS, state_from_record
+from projections.board_timeline import board_state
+from projections.case_readings import digest_of
+from projections.folds import Rules, deadline_rows, funding_rows, is_overdue
 from projections.positions import wait_for_position
-from projections.projection import PROJECTIONS
-from projections.queries import recorded_sql, status_on_sql, valid_sql
+from projections.projection import PROJECTIONS, load_rules
+from projections.queries import (
+    BoardHistory,
+    DeadlineFilters,
+    FundingFilters,
+    list_deadlines,
+    list_funding,
+    recorded_sql,
+    status_on_sql,
+    valid_sql,
+)
 from projections.rebuild import open_view
 from projections.runner import Projector
 from projections.schema import VIEWS, create_copy, drop_copy
@@ -44,6 +63,7 @@ from tests.factories import (
     QUANZHOU,
     SIMING,
     XIAMEN,
+    Verbs,
     fj_dossier,
     meta,
     plan_lines,
@@ -51,6 +71,13 @@ from tests.factories import (
 )
 
 TODAY = datetime.now(UTC).date()
+RULES: Rules = load_rules()
+
+
+@pytest.fixture(scope="module")
+def ledger(ledger: ClusterLedger) -> Any:
+    """The session's ledger, with its commands as methods (`tests.factories.Verbs`)."""
+    return Verbs(ledger)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +105,14 @@ def _events(ledger: ClusterLedger, cid: UUID) -> list[LoggedEvent]:
     ]
 
 
+def _amounts(events: list[LoggedEvent]) -> dict[str, int]:
+    """The case's payments by voucher, from its `SubsidyPaid` events."""
+    return {
+        logged.event.voucher_number: logged.event.amount_fen for logged in events
+        if isinstance(logged.event, Cluster.SubsidyPaid)
+    }
+
+
 def _literal(day: date) -> str:
     return f"'{day.isoformat()}'::date"
 
@@ -102,7 +137,8 @@ def assert_view_equals_fold(
     ledger: ClusterLedger, db: psycopg.Connection[Any], cid: UUID, as_of: date | None,
     known_at: datetime | None,
 ) -> None:
-    expected = case_at(cid, _events(ledger, cid), today=TODAY, as_of=as_of, known_at=known_at)
+    events = _events(ledger, cid)
+    expected = case_at(cid, events, today=TODAY, as_of=as_of, known_at=known_at)
     rows = _view_at(db, cid, as_of, known_at, expected.status_on)
     where = f"as_of={as_of} known_at={known_at and known_at.isoformat()}"
     if not expected.exists:
@@ -111,8 +147,8 @@ def assert_view_equals_fold(
     assert expected.case is not None
     assert len(rows) == 1, f"{where}: {len(rows)} rows in force"
     row = rows[0]
-    seen = BoardState(**{c: row[c] for c in STATE_COLUMNS})
-    assert seen == board_state(expected.case, ledger.services.regions), where
+    seen = state_from_record(row)
+    assert seen == board_state(cid, expected.case, RULES, _amounts(events)), where
     assert row["read_status"] == expected.status, where
 
 
@@ -374,6 +410,71 @@ def test_the_view_equals_the_fold_from_the_log_for_any_pair_of_dates(
         pairs = rng.sample(pairs, 300)
     for as_of, known_at in pairs:
         assert_view_equals_fold(ledger, db, walk.cid, as_of, known_at)
+    anyio.run(assert_reads_equal_fold, migrated, walk.cid, walk.county, events, pairs[:120])
+
+
+# ---- funding and deadlines as of a date, through the read API's queries ----------------------
+
+
+def _expected_reads(
+    cid: UUID, events: list[LoggedEvent], expected: CaseAtDate
+) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """The funding rows (without `position`) and the open obligations (kind, subject, due
+    date, provisional, overdue on the date) the fold's readings give of a reconstruction."""
+    if expected.case is None:
+        return [], []
+    digest = digest_of(cid, expected.case, RULES.regions, _amounts(events))
+    funding = [_without_position(msgspec.structs.asdict(r)) for r in funding_rows(digest, RULES)]
+    deadlines = [  # in the list's order: due date, then kind and subject by name
+        (r.kind, r.subject, r.due_on, r.provisional, is_overdue(r, expected.status_on))
+        for r in sorted(deadline_rows(digest, RULES), key=lambda r: (r.due_on, r.kind,
+                                                                      r.subject))
+    ]
+    return funding, deadlines
+
+
+def _without_position(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "position"}
+
+
+async def assert_reads_equal_fold(
+    migrated: ConnectionInfo, cid: UUID, county: str, events: list[LoggedEvent],
+    pairs: list[tuple[date | None, datetime | None]],
+) -> None:
+    """For each (as_of, known_at): `list_funding` and `list_deadlines` over the bitemporal
+    view (with (None, None): over the live views) give the fold's funding and deadline rows
+    of `case_at`, in order, overdue read on the date."""
+    conn: asyncpg.Connection = await asyncpg.connect(**migrated.asyncpg_kwargs())
+    try:
+        for as_of, known_at in pairs:
+            where = f"as_of={as_of} known_at={known_at and known_at.isoformat()}"
+            expected = case_at(cid, events, today=TODAY, as_of=as_of, known_at=known_at)
+            funding, deadlines = _expected_reads(cid, events, expected)
+            history = (
+                None if as_of is None and known_at is None
+                else BoardHistory(as_of=as_of, known_at=known_at)
+            )
+            ledger_page = await list_funding(
+                conn, counties=[county], prefix=None, filters=FundingFilters(cluster_id=cid),
+                limit=500, cursor=None, history=history,
+            )
+            seen = [_without_position(msgspec.structs.asdict(r)) for r in ledger_page.items]
+            assert seen == funding, where
+            overall = ledger_page.totals.overall
+            assert (overall.approved_fen, overall.paid_fen, overall.remaining_fen) == (
+                sum(r["approved_fen"] for r in funding), sum(r["paid_fen"] for r in funding),
+                sum(r["remaining_fen"] for r in funding),
+            ), where
+            due = await list_deadlines(
+                conn, on=expected.status_on, counties=[county], prefix=None,
+                filters=DeadlineFilters(cluster_id=cid), limit=500, cursor=None,
+                history=history,
+            )
+            assert [
+                (d.kind, d.subject, d.due_on, d.provisional, d.overdue) for d in due.items
+            ] == deadlines, where
+    finally:
+        await conn.close()
 
 
 # ---- corrections land on both axes -----------------------------------------------------------

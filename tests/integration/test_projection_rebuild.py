@@ -124,8 +124,8 @@ def test_bitemporal_rebuild_folds_in_events_processed_meanwhile_as_a_full_fold_d
         if written:
             return
         cid = certified_xm(ledger, xm_dossier("厦门市思明区（双时间轴重建期间）产业集群"))
-        ledger.report_major_change(  # back-dated: before the certification's date
-            cid, meta("county", "350203", date(2025, 1, 10)), 3,
+        ledger.issue(  # back-dated: before the certification's date
+            Command.REPORT_MAJOR_CHANGE, cid, meta("county", "350203", date(2025, 1, 10)), 3,
             kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧医疗",
         )
         written.append(_settle(ledger, migrated))
