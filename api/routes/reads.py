@@ -337,10 +337,13 @@ async def list_funding_route(
     responses=READ_PROBLEMS,
 )
 async def cluster_funding_route(
-    request: ActorRequest, cluster_id: FromPath[UUID], after: After = 0
+    request: ActorRequest, cluster_id: FromPath[UUID], after: After = 0,
+    as_of: AsOfFunding = None, known_at: KnownAtFunding = None,
 ) -> Response[FundingPage]:
     """Every funding year of one cluster, with its totals; 404 if the board does not know the
-    cluster, 403 if it lies outside the caller's jurisdiction."""
+    cluster, 403 if it lies outside the caller's jurisdiction. With `as_of` and/or
+    `known_at`, as they stood then (the bitemporal view)."""
+    history = board_history(as_of, known_at)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, _ = read_scope(runtime, request.user, None)
@@ -359,6 +362,7 @@ async def cluster_funding_route(
         page = await list_funding(
             conn, counties=[county], prefix=None,
             filters=FundingFilters(cluster_id=cluster_id), limit=MAX_LIMIT, cursor=None,
+            history=history,
         )
     return _list_response(request, page, FundingRow)
 
