@@ -40,6 +40,7 @@ from domain.errors import InvalidInput
 from domain.rulebook import Programme
 from domain.status import EXPIRED, STATUSES_READ, Status
 from infra.database import ConnectionInfo
+from projections.board_timeline import DeadlineState, FundingState
 from projections.folds import DeadlineKind, FundingRow, Payment
 from projections.schema import (
     BITEMPORAL,
@@ -470,6 +471,10 @@ _CASE_COLUMNS_THEN = "b.cluster_id, b.name, b.programme, b.city_code, b.county_c
 _DEADLINE_RECORD = "kind text, subject text, due_on date, provisional boolean"
 
 
+def _record_fields(record: str) -> tuple[str, ...]:
+    return tuple(column.split()[0] for column in record.split(", "))
+
+
 def _deadlines_source(query: _Query, history: BoardHistory | None) -> str:
     """What the deadlines list reads: the deadlines view, or each case's open obligations as
     they stood then (the `deadlines` of its bitemporal row, `projections.board_timeline`),
@@ -604,6 +609,9 @@ _FUNDING_RECORD = (
     "approved_fen bigint, approved_on date, notice_ends_on date, notice_provisional boolean, "
     "paid_fen bigint, remaining_fen bigint, payments jsonb, rulebook_version text"
 )
+if (_record_fields(_FUNDING_RECORD) != FundingState.__struct_fields__
+        or _record_fields(_DEADLINE_RECORD) != DeadlineState.__struct_fields__):
+    raise RuntimeError("the jsonb record types must list FundingState's / DeadlineState's fields")
 
 
 def _funding_source(query: _Query, history: BoardHistory | None) -> str:
