@@ -158,9 +158,10 @@ def board_state(
 
 
 def paid_amounts(amounts: dict[str, int], event: Any) -> dict[str, int]:
-    """The case's payments by voucher once `event` is folded (a new dict if it pays)."""
+    """The case's payments by voucher (its storable form) once `event` is folded (a new
+    dict if it pays)."""
     if isinstance(event, Cluster.SubsidyPaid):
-        return {**amounts, event.voucher_number: event.amount_fen}
+        return {**amounts, storable(event.voucher_number): event.amount_fen}
     return amounts
 
 

@@ -9,8 +9,9 @@ date as known at a time, which `domain.history.case_at` (or the aggregate) gives
 come from the same functions and no rule is written a second time.
 
 The one thing a `CaseState` does not keep is each payment's amount (it keeps the vouchers,
-their dates and the total): the caller hands in the amounts by voucher, from the case's
-`SubsidyPaid` events (a voucher is unique across the programme, `domain.voucher`).
+their dates and the total): the caller hands in the amounts by voucher (its storable form,
+`projections.text`, which jsonb can hold), from the case's `SubsidyPaid` events (a voucher is
+unique across the programme, `domain.voucher`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def digest_of(
                 notice_provisional=f.notice.provisional if f.notice is not None else False,
                 payments=tuple(
                     Payment(voucher=storable(voucher), paid_on=paid_on,
-                            amount_fen=amounts[voucher])
+                            amount_fen=amounts[storable(voucher)])
                     for voucher, paid_on in zip(f.vouchers, f.paid_on, strict=True)
                 ),
                 rulebook_version=f.rulebook_version,

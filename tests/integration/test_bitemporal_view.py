@@ -57,6 +57,7 @@ from projections.queries import (
 from projections.rebuild import open_view
 from projections.runner import Projector
 from projections.schema import VIEWS, create_copy, drop_copy
+from projections.text import storable
 from tests.factories import (
     FJ_PROVINCE,
     JINJIANG,
@@ -106,9 +107,9 @@ def _events(ledger: ClusterLedger, cid: UUID) -> list[LoggedEvent]:
 
 
 def _amounts(events: list[LoggedEvent]) -> dict[str, int]:
-    """The case's payments by voucher, from its `SubsidyPaid` events."""
+    """The case's payments by voucher (storable form), from its `SubsidyPaid` events."""
     return {
-        logged.event.voucher_number: logged.event.amount_fen for logged in events
+        storable(logged.event.voucher_number): logged.event.amount_fen for logged in events
         if isinstance(logged.event, Cluster.SubsidyPaid)
     }
 
