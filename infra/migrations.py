@@ -311,6 +311,25 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         INSERT INTO proj_bitemporal_tracking VALUES ('__migration__', 1) ON CONFLICT DO NOTHING;
         """),
+    (106, "projection: funding and deadlines on both time axes (bitemporal)", """
+        -- projections/board_timeline.py BoardState. Each row of the bitemporal view also keeps
+        -- the case's funding years (the funding view's columns: entitled, approved, paid with
+        -- every voucher, remaining) and its open obligations (kind, subject, due date,
+        -- provisional) as they stood, each a jsonb array, and the next deadline (next_due_*,
+        -- NULL until now). The as-of funding ledger and deadlines read them
+        -- (projections/queries.py); overdue on a date is compared when read. Per case, the
+        -- payments so far by voucher (a CaseState keeps their total, not each amount).
+        -- The rows written before lack all this: the view is emptied and its position reset,
+        -- and the projector folds the log again into it (as `project rebuild bitemporal`).
+        ALTER TABLE proj_bitemporal ADD COLUMN IF NOT EXISTS funding jsonb NOT NULL
+            DEFAULT '[]'::jsonb;
+        ALTER TABLE proj_bitemporal ADD COLUMN IF NOT EXISTS deadlines jsonb NOT NULL
+            DEFAULT '[]'::jsonb;
+        ALTER TABLE proj_bitemporal_cases ADD COLUMN IF NOT EXISTS amounts jsonb NOT NULL
+            DEFAULT '{}'::jsonb;
+        TRUNCATE proj_bitemporal, proj_bitemporal_cases;
+        DELETE FROM proj_bitemporal_tracking WHERE application_name <> '__migration__';
+        """),
     (300, "web sign-in: local accounts, sessions, failed sign-in throttle", r"""
         -- infra/accounts.py and infra/sessions.py. A username is the `Actor.user_id` that goes
         -- into events: lower case, so that two spellings never name two people.

@@ -23,25 +23,30 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.persistence import JSONTranscoder, Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
 
 from domain.cluster import Cluster
 from domain.history import LoggedEvent
 from infra.codec import MsgspecMapper, decode_event
 from infra.prefetch import prefetched
 from projections.board_timeline import (
+    JSON_COLUMNS,
     BoardState,
     CaseLog,
     CaseTrack,
+    DeadlineState,
+    FundingState,
     RowChanges,
     VersionedRow,
     advance,
@@ -63,8 +68,19 @@ ROW_COLUMNS: tuple[str, ...] = (
     "version", "position",
 )
 CASE_COLUMNS = (
-    "cluster_id", "version", "max_effective", "recorded_at", "position", "heads", "state"
+    "cluster_id", "version", "max_effective", "recorded_at", "position", "heads", "state",
+    "amounts",
 )
+_JSON = msgspec.json.Encoder()
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: _JSON.encode(v).decode())
+
+
+def _column_value(state: BoardState, column: str) -> Any:
+    value = getattr(state, column)
+    return _json(value) if column in JSON_COLUMNS else value
 
 
 def _row_values(row: VersionedRow) -> list[Any]:
@@ -72,8 +88,29 @@ def _row_values(row: VersionedRow) -> list[Any]:
     return [
         row.cluster_id, row.valid_from, OPEN_DATE if row.valid_to is None else row.valid_to,
         row.recorded_from, OPEN_INSTANT if row.recorded_to is None else row.recorded_to,
-        *(getattr(state, c) for c in STATE_COLUMNS), row.version, row.position,
+        *(_column_value(state, c) for c in STATE_COLUMNS), row.version, row.position,
     ]
+
+
+def _track_values(mapper: MsgspecMapper, cluster_id: UUID, track: CaseTrack, position: int
+                  ) -> list[Any]:
+    return [
+        cluster_id, track.version, track.max_effective, track.recorded_at, position,
+        track.heads, encode_track(mapper, track), _json(track.amounts),
+    ]
+
+
+_STATE_TYPES: dict[str, Any] = {
+    "funding": tuple[FundingState, ...], "deadlines": tuple[DeadlineState, ...],
+}
+
+
+def state_from_record(record: Mapping[str, Any]) -> BoardState:
+    """A row's `BoardState` from its columns as psycopg reads them (jsonb as Python values)."""
+    return BoardState(**{
+        c: msgspec.convert(record[c], _STATE_TYPES[c]) if c in JSON_COLUMNS else record[c]
+        for c in STATE_COLUMNS
+    })
 
 
 def encode_track(mapper: MsgspecMapper, track: CaseTrack) -> bytes:
@@ -87,7 +124,7 @@ def decode_track(cluster_id: UUID, record: Any) -> CaseTrack:
     return CaseTrack(
         aggregate=snapshot.mutate(None), max_effective=record["max_effective"],
         recorded_at=record["recorded_at"], version=record["version"],
-        heads=bytes(record["heads"]),
+        heads=bytes(record["heads"]), amounts=dict(record["amounts"]),
     )
 
 
@@ -247,7 +284,7 @@ class _Fold:
         version = event.originator_version
         try:
             track, start, segments = advance(
-                track, event, self.rules.regions, self.log_of(cluster_id, version)
+                track, event, self.rules, self.log_of(cluster_id, version)
             )
         except ValueError as exc:
             raise UnhandledEvent(
@@ -284,7 +321,8 @@ class BitemporalView(LedgerView):
             SQL(", ").join(map(Identifier, ROW_COLUMNS)), table, SQL(OPEN_INSTANT_SQL)
         ).as_bytes()
         self._select_tracks = SQL(
-            "SELECT cluster_id, version, max_effective, recorded_at, heads, state FROM {} "
+            "SELECT cluster_id, version, max_effective, recorded_at, heads, state, amounts "
+            "FROM {} "
             "WHERE cluster_id = ANY(%s)"
         ).format(cases).as_bytes()
         self._close = SQL("UPDATE {} SET recorded_to = %s WHERE {}").format(
@@ -296,10 +334,11 @@ class BitemporalView(LedgerView):
             SQL(", ").join(SQL("%s") for _ in ROW_COLUMNS),
         ).as_bytes()
         self._upsert_track = SQL(
-            "INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (cluster_id) "
+            "INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (cluster_id) "
             "DO UPDATE SET version = EXCLUDED.version, max_effective = EXCLUDED.max_effective, "
             "recorded_at = EXCLUDED.recorded_at, position = EXCLUDED.position, "
-            "heads = EXCLUDED.heads, state = EXCLUDED.state"
+            "heads = EXCLUDED.heads, state = EXCLUDED.state, amounts = EXCLUDED.amounts"
         ).format(cases, SQL(", ").join(map(Identifier, CASE_COLUMNS))).as_bytes()
         self._earlier = SQL(
             "SELECT notification_id, originator_version, topic, state FROM {} "
@@ -443,8 +482,7 @@ class BitemporalView(LedgerView):
         curs.executemany(
             self._upsert_track,
             [
-                (cid, track.version, track.max_effective, track.recorded_at,
-                 fold.positions[cid], track.heads, encode_track(self._mapper, track))
+                _track_values(self._mapper, cid, track, fold.positions[cid])
                 for cid, track in fold.tracks.items()
                 if track is not None and cid in fold.positions
             ],
@@ -469,10 +507,9 @@ class BitemporalView(LedgerView):
             rows.extend(_row_values(row) for row in fold.changes.final_inserts())
             track = fold.tracks.get(cluster_id)
             if track is not None:
-                tracks.append([
-                    cluster_id, track.version, track.max_effective, track.recorded_at,
-                    fold.positions[cluster_id], track.heads, encode_track(self._mapper, track),
-                ])
+                tracks.append(
+                    _track_values(self._mapper, cluster_id, track, fold.positions[cluster_id])
+                )
             cases += 1
             folded += len(logged)
             if len(tracks) >= _REBUILD_CASES:
@@ -517,7 +554,7 @@ def _from_record(record: Any, *, stored: bool = True) -> VersionedRow:
         valid_to=None if record["valid_to"] == OPEN_DATE else record["valid_to"],
         recorded_from=record["recorded_from"],
         recorded_to=None if record["recorded_to"] == OPEN_INSTANT else record["recorded_to"],
-        state=BoardState(**{c: record[c] for c in STATE_COLUMNS}),
+        state=state_from_record(record),
         version=record["version"], position=record["position"], stored=stored,
     )
 

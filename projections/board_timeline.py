@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -40,13 +40,47 @@ import msgspec
 from domain.case import CaseState
 from domain.cluster import Cluster
 from domain.history import EventRef, LoggedEvent, Prefix, case_at_refs, replayable_prefix
-from domain.regions import Regions
+from projections.case_readings import digest_of
+from projections.folds import Payment, Rules, deadline_rows, funding_rows, next_deadline
 from projections.text import storable, storable_or_none
 
 
+class FundingState(msgspec.Struct, frozen=True, kw_only=True):
+    """One funding year as the funding view shows it (`projections.folds.FundingRow` without
+    the case's own columns, which the row has already)."""
+
+    funding_year: int
+    budget_year: int
+    plan_submitted_on: date
+    requested_fen: int
+    district_passed: bool | None
+    entitled_fen: int | None
+    entitlement_fixed: bool
+    approved_fen: int
+    approved_on: date | None
+    notice_ends_on: date | None
+    notice_provisional: bool
+    paid_fen: int
+    remaining_fen: int
+    payments: tuple[Payment, ...]
+    rulebook_version: str | None
+
+
+class DeadlineState(msgspec.Struct, frozen=True, kw_only=True):
+    """One open obligation as the deadlines view shows it (`projections.folds.DeadlineRow`
+    without the case's own columns). Whether it is overdue depends on the date it is read on
+    alone: derived when read, never stored."""
+
+    kind: str
+    subject: str
+    due_on: date
+    provisional: bool
+
+
 class BoardState(msgspec.Struct, frozen=True, kw_only=True):
-    """What the board shows of a case on one date, from its state then (dates, not readings
-    on a date: `status` is as recorded, a lapsed certification reads expired at query time)."""
+    """What the board, the funding ledger and the deadlines show of a case on one date, from
+    its state then (dates, not readings on a date: `status` is as recorded, a lapsed
+    certification reads expired at query time; a deadline is overdue by comparing dates)."""
 
     name: str
     programme: str
@@ -66,20 +100,37 @@ class BoardState(msgspec.Struct, frozen=True, kw_only=True):
     revoked_on: date | None  # effective date of the revocation on record (also if overturned)
     approved_fen: int  # subsidy approved, every funding year
     paid_fen: int  # subsidy paid, every funding year
+    next_due_on: date | None  # the first of `deadlines` (as the status view's next deadline)
+    next_due_kind: str | None
+    funding: tuple[FundingState, ...]  # by funding year (`projections.folds.funding_rows`)
+    deadlines: tuple[DeadlineState, ...]  # by due date (`projections.folds.deadline_rows`)
 
 
-def board_state(case: CaseState, regions: Regions) -> BoardState:
-    """The board's reading of one case state (the as-of board shows it; texts in their
-    storable form, as every view stores them)."""
+JSON_COLUMNS = frozenset({"funding", "deadlines"})  # stored as jsonb arrays
+_FUNDING_FIELDS = FundingState.__struct_fields__
+_DEADLINE_FIELDS = DeadlineState.__struct_fields__
+
+
+def board_state(
+    cluster_id: UUID, case: CaseState, rules: Rules, amounts: Mapping[str, int]
+) -> BoardState:
+    """The board's reading of one case state (the as-of reads show it; texts in their
+    storable form, as every view stores them). The funding years and open obligations are
+    the rows the funding and deadlines views fold (`projections.folds.funding_rows`,
+    `deadline_rows`) of the digest this state gives (`projections.case_readings`);
+    `amounts` are the case's payments by voucher."""
     dossier = case.dossier
     county = dossier.county_code
     finals = [a for a in case.assessments.values() if a.final_score is not None]
     last_final = max(finals, key=lambda a: a.year).final_score if finals else None
+    digest = digest_of(cluster_id, case, rules.regions, amounts)
+    deadlines = deadline_rows(digest, rules)
+    upcoming = next_deadline(deadlines)
     return BoardState(
         name=storable(dossier.name),
         programme=str(dossier.programme),
         province_code=county[:2] + "0000",
-        city_code=regions.city_of(county).code,
+        city_code=rules.regions.city_of(county).code,
         county_code=county,
         leading_industry=storable(dossier.leading_industry),
         operating_unit=storable_or_none(dossier.operating_unit),
@@ -94,7 +145,24 @@ def board_state(case: CaseState, regions: Regions) -> BoardState:
         revoked_on=case.revocation.decided_on if case.revocation is not None else None,
         approved_fen=sum(f.approved_fen for f in case.funding.values()),
         paid_fen=sum(f.paid_fen for f in case.funding.values()),
+        next_due_on=upcoming.due_on if upcoming is not None else None,
+        next_due_kind=upcoming.kind if upcoming is not None else None,
+        funding=tuple(
+            FundingState(**{f: getattr(row, f) for f in _FUNDING_FIELDS})
+            for row in funding_rows(digest, rules)
+        ),
+        deadlines=tuple(
+            DeadlineState(**{f: getattr(row, f) for f in _DEADLINE_FIELDS}) for row in deadlines
+        ),
     )
+
+
+def paid_amounts(amounts: dict[str, int], event: Any) -> dict[str, int]:
+    """The case's payments by voucher (its storable form) once `event` is folded (a new
+    dict if it pays)."""
+    if isinstance(event, Cluster.SubsidyPaid):
+        return {**amounts, storable(event.voucher_number): event.amount_fen}
+    return amounts
 
 
 class CaseTrack(msgspec.Struct, kw_only=True):
@@ -108,6 +176,7 @@ class CaseTrack(msgspec.Struct, kw_only=True):
     recorded_at: datetime
     version: int
     heads: bytes
+    amounts: dict[str, int] = msgspec.field(default_factory=dict)  # paid, by voucher
 
 
 _HEAD = struct.Struct("<iq")  # effective date (ordinal), recording time (µs since the epoch)
@@ -148,13 +217,14 @@ class CaseLog(Protocol):
 def advance(
     track: CaseTrack | None,
     event: Any,
-    regions: Regions,
+    rules: Rules,
     log: CaseLog,
 ) -> tuple[CaseTrack, date, list[Segment]]:
     """Take event N of a case: the new track, and the case's timeline from the event's
     effective date on, as known once it is recorded (segments in date order; the last runs
     on without end). `log` is read only for a back-dated event."""
     effective: date = event.meta.effective_date
+    cluster_id: UUID = event.originator_id
     if track is None:
         if not isinstance(event, Cluster.Applied):
             raise ValueError(f"event v{event.originator_version} of a case with no application")
@@ -163,7 +233,7 @@ def advance(
             aggregate=opened, max_effective=effective, recorded_at=event.timestamp,
             version=event.originator_version, heads=pack_head(effective, event.timestamp),
         )
-        return new, effective, [(effective, board_state(opened.case, regions))]
+        return new, effective, [(effective, board_state(cluster_id, opened.case, rules, {}))]
     if event.originator_version != track.version + 1:
         raise ValueError(
             f"event v{event.originator_version} does not follow the case's v{track.version}"
@@ -182,19 +252,25 @@ def advance(
         recorded_at=max(track.recorded_at, event.timestamp),
         version=event.originator_version,
         heads=track.heads + pack_head(effective, event.timestamp),
+        amounts=paid_amounts(track.amounts, event),
     )
     if not back_dated:
-        return new, effective, [(effective, board_state(aggregate.case, regions))]
+        return new, effective, [
+            (effective, board_state(cluster_id, aggregate.case, rules, new.amounts))
+        ]
     segments = _timeline_from(
-        event, effective, new.max_effective, refs, log, regions
+        event, effective, new.max_effective, refs, log, rules, new.amounts
     )
     # From the latest effective date on, every event passes: the state is the whole fold.
-    segments.append((new.max_effective, board_state(aggregate.case, regions)))
+    segments.append(
+        (new.max_effective, board_state(cluster_id, aggregate.case, rules, new.amounts))
+    )
     return new, effective, segments
 
 
 def _timeline_from(
-    event: Any, start: date, end: date, refs: list[EventRef], log: CaseLog, regions: Regions,
+    event: Any, start: date, end: date, refs: list[EventRef], log: CaseLog, rules: Rules,
+    amounts: Mapping[str, int],
 ) -> list[Segment]:
     """The case's board state at `start` and at each later effective date before `end`,
     each as `domain.history.case_at(as_of=that date)` folds the case's events 1..N (`event`
@@ -220,7 +296,10 @@ def _timeline_from(
             today=day, as_of=day,
             prefix=Prefix(aggregate=start_from, refs=tuple(refs[:length])),
         ).case
-        segments.append((day, board_state(state, regions) if state is not None else None))
+        segments.append((
+            day,
+            board_state(cluster_id, state, rules, amounts) if state is not None else None,
+        ))
     return segments
 
 

@@ -558,8 +558,7 @@ def derived_status(status: str, valid_until: date | None, renewal_pending: bool,
 def status_row(digest: ClusterDigest, rules: Rules) -> StatusRow:
     finals = [a for a in digest.assessments if a.final_score is not None]
     last_final = max(finals, key=lambda a: a.year) if finals else None
-    deadlines = deadline_rows(digest, rules)
-    upcoming = min(deadlines, key=_deadline_order) if deadlines else None
+    upcoming = next_deadline(deadline_rows(digest, rules))
     return StatusRow(
         cluster_id=digest.cluster_id,
         name=digest.name,
@@ -586,6 +585,11 @@ def status_row(digest: ClusterDigest, rules: Rules) -> StatusRow:
 
 def _deadline_order(row: DeadlineRow) -> tuple[date, int, str]:
     return (row.due_on, _KIND_ORDER[DeadlineKind(row.kind)], row.subject)
+
+
+def next_deadline(rows: list[DeadlineRow]) -> DeadlineRow | None:
+    """The case's next deadline (the board's `next_due_*`): the first one due."""
+    return min(rows, key=_deadline_order) if rows else None
 
 
 def funding_rows(digest: ClusterDigest, rules: Rules) -> list[FundingRow]:

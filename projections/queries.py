@@ -40,6 +40,7 @@ from domain.errors import InvalidInput
 from domain.rulebook import Programme
 from domain.status import EXPIRED, STATUSES_READ, Status
 from infra.database import ConnectionInfo
+from projections.board_timeline import DeadlineState, FundingState
 from projections.folds import DeadlineKind, FundingRow, Payment
 from projections.schema import (
     BITEMPORAL,
@@ -377,8 +378,7 @@ async def list_clusters(
     history: BoardHistory | None = None,
 ) -> ClusterPage:
     """One page of the board, status read on `on`; with `history`, the board as it stood
-    then (the same filters, sorts and pages; `next_due_*` empty: deadlines are not kept on
-    the time axes)."""
+    then (the same filters, sorts and pages; `next_due_*` the case's next deadline then)."""
     how, _ = _sort(sort)
     if filters.status is not None and filters.status not in STATUS_VALUES:
         raise InvalidInput(
@@ -458,11 +458,46 @@ class DeadlineFilters(msgspec.Struct, frozen=True, kw_only=True):
     overdue_on: date | None = None  # only obligations overdue on this date
 
 
+def _history_sql(query: _Query, history: BoardHistory) -> str:
+    """The conditions that pick each case's bitemporal row in force on `history.as_of` as
+    recorded at `history.known_at` (bound to `query`)."""
+    return " AND ".join((
+        *valid_sql(None if history.as_of is None else query.bind(history.as_of)),
+        *recorded_sql(None if history.known_at is None else query.bind(history.known_at)),
+    ))
+
+
+_CASE_COLUMNS_THEN = "b.cluster_id, b.name, b.programme, b.city_code, b.county_code, b.position"
+_DEADLINE_RECORD = "kind text, subject text, due_on date, provisional boolean"
+
+
+def _record_fields(record: str) -> tuple[str, ...]:
+    return tuple(column.split()[0] for column in record.split(", "))
+
+
+def _deadlines_source(query: _Query, history: BoardHistory | None) -> str:
+    """What the deadlines list reads: the deadlines view, or each case's open obligations as
+    they stood then (the `deadlines` of its bitemporal row, `projections.board_timeline`),
+    in the same columns."""
+    if history is None:
+        return DEADLINES.prefix
+    return (
+        f"(SELECT {_CASE_COLUMNS_THEN}, d.* FROM {BITEMPORAL.prefix} b "
+        f"CROSS JOIN LATERAL jsonb_to_recordset(b.deadlines) AS d({_DEADLINE_RECORD}) "
+        f"WHERE {_history_sql(query, history)}) AS deadlines_then"
+    )
+
+
 async def list_deadlines(
     conn: Any, *, on: date, counties: Sequence[str], prefix: str | None,
     filters: DeadlineFilters, limit: int, cursor: str | None,
+    history: BoardHistory | None = None,
 ) -> DeadlinePage:
+    """One page of open obligations by due date; `overdue` read on `filters.overdue_on`,
+    else `on`. With `history`, the obligations open on `history.as_of` as recorded at
+    `history.known_at` (the bitemporal view): the same filters, order and pages."""
     query = _Query()
+    source = _deadlines_source(query, history)
     reference = query.bind(filters.overdue_on or on)
     query.scope(counties, prefix)
     if filters.kind is not None:
@@ -490,7 +525,7 @@ async def list_deadlines(
     sql = (
         f"SELECT cluster_id, name, programme, city_code, county_code, kind, subject, due_on, "
         f"provisional, due_on < {reference} AS overdue, position "
-        f"FROM {DEADLINES.prefix}{query.where_sql} "
+        f"FROM {source}{query.where_sql} "
         f"ORDER BY due_on, cluster_id, kind, subject LIMIT {int(limit) + 1:d}"
     )
     records = await conn.fetch(sql, *query.params)
@@ -568,8 +603,35 @@ _SUMS = (
 )
 
 
-def _funding_query(counties: Sequence[str], prefix: str | None, filters: FundingFilters) -> _Query:
+_FUNDING_RECORD = (
+    "funding_year int, budget_year int, plan_submitted_on date, requested_fen bigint, "
+    "district_passed boolean, entitled_fen bigint, entitlement_fixed boolean, "
+    "approved_fen bigint, approved_on date, notice_ends_on date, notice_provisional boolean, "
+    "paid_fen bigint, remaining_fen bigint, payments jsonb, rulebook_version text"
+)
+if (_record_fields(_FUNDING_RECORD) != FundingState.__struct_fields__
+        or _record_fields(_DEADLINE_RECORD) != DeadlineState.__struct_fields__):
+    raise RuntimeError("the jsonb record types must list FundingState's / DeadlineState's fields")
+
+
+def _funding_source(query: _Query, history: BoardHistory | None) -> str:
+    """What the funding ledger reads: the funding view, or each case's funding years as they
+    stood then (the `funding` of its bitemporal row), in the same columns."""
+    if history is None:
+        return FUNDING.prefix
+    return (
+        f"(SELECT {_CASE_COLUMNS_THEN}, f.* FROM {BITEMPORAL.prefix} b "
+        f"CROSS JOIN LATERAL jsonb_to_recordset(b.funding) AS f({_FUNDING_RECORD}) "
+        f"WHERE {_history_sql(query, history)}) AS funding_then"
+    )
+
+
+def _funding_query(
+    counties: Sequence[str], prefix: str | None, filters: FundingFilters,
+    history: BoardHistory | None = None,
+) -> tuple[_Query, str]:
     query = _Query()
+    source = _funding_source(query, history)
     query.scope(counties, prefix)
     if filters.cluster_id is not None:
         query.where(f"cluster_id = {query.bind(filters.cluster_id)}")
@@ -577,7 +639,7 @@ def _funding_query(counties: Sequence[str], prefix: str | None, filters: Funding
         query.where(f"funding_year = {query.bind(filters.funding_year)}")
     if filters.year is not None:
         query.where(f"budget_year = {query.bind(filters.year)}")
-    return query
+    return query, source
 
 
 def funding_row(record: Any) -> FundingRow:
@@ -588,10 +650,15 @@ def funding_row(record: Any) -> FundingRow:
 
 async def list_funding(
     conn: Any, *, counties: Sequence[str], prefix: str | None, filters: FundingFilters,
-    limit: int, cursor: str | None,
+    limit: int, cursor: str | None, history: BoardHistory | None = None,
 ) -> FundingPage:
-    query = _funding_query(counties, prefix, filters)
-    totals = await _funding_totals(conn, query)
+    """One page of funding years (by county, cluster, year) with the totals of every row the
+    filters select. With `history`, the funding years as they stood on `history.as_of` as
+    recorded at `history.known_at` (the bitemporal view): paid is what was paid by then as
+    known then; the same filters, order, pages and totals. `position` is then that of the
+    event that recorded the case's row."""
+    query, source = _funding_query(counties, prefix, filters, history)
+    totals = await _funding_totals(conn, query, source)
     if cursor is not None:
         county, cluster_id, funding_year = decode_cursor(cursor, [_text, UUID, int])
         query.where(
@@ -599,7 +666,7 @@ async def list_funding(
             f"{query.bind(cluster_id)}, {query.bind(funding_year)})"
         )
     sql = (
-        f"SELECT {_FUNDING_COLUMNS} FROM {FUNDING.prefix}{query.where_sql} "
+        f"SELECT {_FUNDING_COLUMNS} FROM {source}{query.where_sql} "
         f"ORDER BY county_code, cluster_id, funding_year LIMIT {int(limit) + 1:d}"
     )
     records = await conn.fetch(sql, *query.params)
@@ -611,13 +678,13 @@ async def list_funding(
     return FundingPage(items=items, next=after, totals=totals)
 
 
-async def _funding_totals(conn: Any, query: _Query) -> FundingTotals:
+async def _funding_totals(conn: Any, query: _Query, source: str) -> FundingTotals:
     """Sums per county and budget year from SQL; per city and year, per year and overall
     added up here from those (integers: the same totals GROUPING SETS would give, for about
     half of PostgreSQL's work)."""
     sql = (
         f"SELECT city_code, county_code, budget_year AS year, {_SUMS} "
-        f"FROM {FUNDING.prefix}{query.where_sql} GROUP BY city_code, county_code, budget_year"
+        f"FROM {source}{query.where_sql} GROUP BY city_code, county_code, budget_year"
     )
     records = await conn.fetch(sql, *query.params)
     by_county = [msgspec.convert(dict(record), FundingSum) for record in records]

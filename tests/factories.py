@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from domain.actors import Actor, EventMeta, Role
@@ -246,3 +247,25 @@ def score_year(ledger: ClusterLedger, cid: UUID, version: int, year: int, score:
         score=score,
     )
     return version + 2
+
+
+class Verbs:
+    """The ledger with each command as a method named after it (`ledger.revoke(cid, meta,
+    version, **facts)`, `ledger.apply_for_certification(meta, dossier)`), each one
+    `ClusterLedger.issue`; everything else is the ledger's own."""
+
+    def __init__(self, ledger: ClusterLedger) -> None:
+        self.ledger = ledger
+
+    def apply_for_certification(self, meta: EventMeta, dossier: Dossier) -> Any:
+        return self.ledger.issue(Command.APPLY, None, meta, None, dossier=dossier)
+
+    def __getattr__(self, name: str) -> Any:
+        command = Command.__members__.get(name.upper())
+        if command is None:
+            return getattr(self.ledger, name)
+
+        def issue(cid: UUID, meta: EventMeta, version: int | None, **facts: Any) -> Any:
+            return self.ledger.issue(command, cid, meta, version, **facts)
+
+        return issue

@@ -34,7 +34,7 @@ from api.input_policy import MAX_POSITION, query_date, query_instant, query_text
 from api.runtime import Runtime, runtime_of
 from api.scope import read_scope
 from domain.actors import Actor
-from domain.errors import InvalidInput, NotAllowed, NotFound
+from domain.errors import NotAllowed, NotFound
 from domain.rulebook import Programme
 from projections.folds import DeadlineKind, FundingRow
 from projections.positions import await_position
@@ -98,14 +98,39 @@ AsOfBoard = Annotated[
     date | None,
     QueryParameter(description="The board as it stood on this date (valid time): the events "
                    "effective on or before it; statuses read on it. From the bitemporal view: "
-                   "the same filters, sorts and pages; `next_due_*` empty, and `version` / "
-                   "`position` those of the event that recorded the row"),
+                   "the same filters, sorts and pages; `next_due_*` the case's next deadline "
+                   "then (overdue on the date), and `version` / `position` those of the event "
+                   "that recorded the row"),
 ]
 KnownAtBoard = Annotated[
     datetime | None,
     QueryParameter(description="The board as recorded at this instant (transaction time, "
                    "with a time zone); combines with `as_of` (alone: every event recorded by "
                    "then, statuses read on its date in UTC)"),
+]
+AsOfFunding = Annotated[
+    date | None,
+    QueryParameter(description="The ledger as it stood on this date (valid time): the plans, "
+                   "reviews, approvals and payments effective on or before it. From the "
+                   "bitemporal view: the same filters, pages and totals; `position` that of "
+                   "the event that recorded the case's row"),
+]
+KnownAtFunding = Annotated[
+    datetime | None,
+    QueryParameter(description="The ledger as recorded at this instant (transaction time, "
+                   "with a time zone); combines with `as_of`"),
+]
+AsOfDeadlines = Annotated[
+    date | None,
+    QueryParameter(description="The obligations open on this date (valid time), with the due "
+                   "dates they had then; `overdue` read on it (unless `overdue_on`; `on` is "
+                   "ignored). From the bitemporal view: the same filters and pages"),
+]
+KnownAtDeadlines = Annotated[
+    datetime | None,
+    QueryParameter(description="The obligations as recorded at this instant (transaction "
+                   "time, with a time zone); combines with `as_of` (alone: `overdue` read on "
+                   "its date in UTC)"),
 ]
 
 
@@ -119,17 +144,6 @@ def board_history(as_of: date | None, known_at: datetime | None) -> BoardHistory
     if as_of is None and known_at is None:
         return None
     return BoardHistory(as_of=as_of, known_at=known_at)
-
-
-def check_no_deadline_filter(due_before: date | None) -> None:
-    """Deadlines are not kept on the time axes: a deadline filter on a board in the past
-    would silently select nothing."""
-    if due_before is not None:
-        raise InvalidInput(
-            "due_before_not_as_of",
-            "due_before filters the live board only: deadlines are not kept as of a date",
-            field="due_before",
-        )
 
 
 async def read_after(runtime: Runtime, after: int) -> None:
@@ -258,7 +272,6 @@ async def list_clusters_route(
     history = board_history(as_of, known_at)
     industry, name = query_text("industry", industry), query_text("name", name)
     if history is not None:
-        check_no_deadline_filter(due_before)
         on = history.status_on()
     runtime = runtime_of(request)
     await read_after(runtime, after)
@@ -295,17 +308,23 @@ async def list_funding_route(
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = 0,
+    as_of: AsOfFunding = None,
+    known_at: KnownAtFunding = None,
 ) -> Response[FundingPage]:
     """Rows per cluster and funding year, amounts in fen, with totals per county, city and
     budget year over every row the filters select. With
-    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header). With
+    `as_of` and/or `known_at`, the ledger as it stood then, from the bitemporal view, with
+    the same filters, pages and totals."""
+    history = board_history(as_of, known_at)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = read_scope(runtime, request.user, region)
     filters = FundingFilters(funding_year=funding_year, year=year)
     async with runtime.pool.acquire() as conn:
         page = await list_funding(
-            conn, counties=counties, prefix=prefix, filters=filters, limit=limit, cursor=cursor
+            conn, counties=counties, prefix=prefix, filters=filters, limit=limit, cursor=cursor,
+            history=history,
         )
     return _list_response(request, page, FundingRow)
 
@@ -318,10 +337,13 @@ async def list_funding_route(
     responses=READ_PROBLEMS,
 )
 async def cluster_funding_route(
-    request: ActorRequest, cluster_id: FromPath[UUID], after: After = 0
+    request: ActorRequest, cluster_id: FromPath[UUID], after: After = 0,
+    as_of: AsOfFunding = None, known_at: KnownAtFunding = None,
 ) -> Response[FundingPage]:
     """Every funding year of one cluster, with its totals; 404 if the board does not know the
-    cluster, 403 if it lies outside the caller's jurisdiction."""
+    cluster, 403 if it lies outside the caller's jurisdiction. With `as_of` and/or
+    `known_at`, as they stood then (the bitemporal view)."""
+    history = board_history(as_of, known_at)
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, _ = read_scope(runtime, request.user, None)
@@ -340,6 +362,7 @@ async def cluster_funding_route(
         page = await list_funding(
             conn, counties=[county], prefix=None,
             filters=FundingFilters(cluster_id=cluster_id), limit=MAX_LIMIT, cursor=None,
+            history=history,
         )
     return _list_response(request, page, FundingRow)
 
@@ -369,12 +392,19 @@ async def list_deadlines_route(
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = 0,
+    as_of: AsOfDeadlines = None,
+    known_at: KnownAtDeadlines = None,
 ) -> Response[DeadlinePage]:
     """Annual report, renewal, public-notice end, appeal window, appeal reply and fund-use
     notice end, by due date; `provisional` where the calendar did not know the year. With
-    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header)."""
+    `Accept: text/csv`, the page's items as CSV (next page in the `Link` header). With
+    `as_of` and/or `known_at`, the obligations open then, from the bitemporal view, with
+    the same filters and pages; `overdue` read on that date."""
     on, due_before = query_date("on", on), query_date("due_before", due_before)
     overdue_on = query_date("overdue_on", overdue_on)
+    history = board_history(as_of, known_at)
+    if history is not None:
+        on = history.status_on()
     runtime = runtime_of(request)
     await read_after(runtime, after)
     counties, prefix = read_scope(runtime, request.user, region)
@@ -385,7 +415,7 @@ async def list_deadlines_route(
     async with runtime.pool.acquire() as conn:
         page = await list_deadlines(
             conn, on=on or _today(), counties=counties, prefix=prefix, filters=filters,
-            limit=limit, cursor=cursor,
+            limit=limit, cursor=cursor, history=history,
         )
     return _list_response(request, page, DeadlineItem)
 

@@ -1,7 +1,9 @@
 """Deadlines (`/deadlines`): what is overdue and what falls due soon, grouped by the department
 that has to act, with the dates the working-day calendar could not fix yet flagged
 (provisional). Read from the deadlines view through `projections.queries.list_deadlines`, as
-`GET /api/deadlines` reads it.
+`GET /api/deadlines` reads it; as they stood on a date (`as_of`) and as known at a time
+(`known_at`), from the bitemporal view through the same query, as `GET /api/deadlines?as_of=`
+reads it: overdue and the window of days are then counted from that date.
 
 Who has to act is read from the permission table: each kind of deadline is discharged by one
 command (an annual report by filing it, a renewal by requesting the review, …), and the
@@ -11,13 +13,14 @@ level: the case's county, its city, or the province.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from litestar import get
 from litestar.params import QueryParameter
 
+from api.routes.reads import board_history
 from api.scope import read_scope
 from api.web import downloads
 from api.web.downloads import Kind
@@ -109,18 +112,24 @@ async def deadlines_page(
     kind: Annotated[str | None, QueryParameter(max_length=30)] = None,
     programme: Annotated[str | None, QueryParameter(max_length=20)] = None,
     region: Annotated[str | None, QueryParameter(pattern=r"^\d{0,6}$")] = None,
+    as_of: Annotated[date | None, QueryParameter()] = None,
+    known_at: Annotated[datetime | None, QueryParameter()] = None,
 ) -> Any:
-    """Overdue, and due within `within` days, grouped by the department that has to act."""
+    """Overdue, and due within `within` days, grouped by the department that has to act;
+    with `as_of` / `known_at`, the obligations open then, counted from that date."""
     page = await open_page(request)
     fmt = wanted_format(request)
+    history = board_history(as_of, known_at)
+    as_of, known_at = (history.as_of, history.known_at) if history else (None, None)
+    day = history.status_on() if history is not None else page.today
     region = region or None
     counties, prefix = read_scope(page.runtime, page.actor, region)
     filters = DeadlineFilters(
         kind=kind if kind in {str(k) for k in DeadlineKind} else None,
         programme=programme if programme in {str(p) for p in Programme} else None,
-        # 0: what is overdue (due before today); n: also what falls due in the next n days
-        due_before=page.today + timedelta(days=within + 1) if within else None,
-        overdue_on=None if within else page.today,
+        # 0: what is overdue (due before the day); n: also what falls due in the n days after
+        due_before=day + timedelta(days=within + 1) if within else None,
+        overdue_on=None if within else day,
     )
     shown = shown_filters(page, {
         "within": page.t("deadlines.within_n", n=within) if within
@@ -128,19 +137,22 @@ async def deadlines_page(
         "kind": filters.kind and page.t(f"deadline_kind.{filters.kind}"),
         "programme": filters.programme and page.t(f"programme.{filters.programme}"),
         "region": region and page.region(region),
+        "as_of": as_of.isoformat() if as_of else None,
+        "known_at": known_at.isoformat() if known_at else None,
     })
     if fmt is not None:
         async with downloads.snapshot(page.runtime.pool) as snap:
             rows = downloads.all_pages(lambda c: list_deadlines(
-                snap.conn, on=page.today, counties=counties, prefix=prefix, filters=filters,
-                limit=EXPORT_PAGE, cursor=c,
+                snap.conn, on=day, counties=counties, prefix=prefix, filters=filters,
+                limit=EXPORT_PAGE, cursor=c, history=history,
             ))
             return await download(page, fmt, title_key="deadlines.title",
                                   ascii_name="deadlines", columns=columns(page), rows=rows,
                                   filters=shown, snapshot=snap)
     async with page.runtime.pool.acquire() as conn:
-        listed = await list_deadlines(conn, on=page.today, counties=counties, prefix=prefix,
-                                      filters=filters, limit=SHOWN_AT_MOST, cursor=None)
+        listed = await list_deadlines(conn, on=day, counties=counties, prefix=prefix,
+                                      filters=filters, limit=SHOWN_AT_MOST, cursor=None,
+                                      history=history)
     groups: dict[Department, Group] = {}
     for item in listed.items:
         department = responsible(item, page.runtime.ledger.services.programmes)
@@ -157,6 +169,7 @@ async def deadlines_page(
         page, "deadlines.html", "deadlines.html", groups=ordered, within=within, windows=WINDOWS,
         truncated=listed.next is not None, shown_at_most=SHOWN_AT_MOST, filters=filters,
         region=region or "", shown_filters=shown,
+        as_of=as_of, known_at=known_at, historical=history is not None, day=day,
         kind_options=options(page, "deadline_kind", [str(k) for k in DeadlineKind]),
         programme_options=options(page, "programme", ("FJ", "XM")),
         overdue=sum(g.overdue for g in ordered),

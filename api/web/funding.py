@@ -5,16 +5,21 @@ the summary links there). Downloads carry the clusters' rows with the same filte
 
 Everything is read from the funding view through `projections.queries.list_funding`, as
 `GET /api/funding` reads it; amounts are integer fen, shown in yuan (tables) and 万元 (chart).
+As it stood on a date (`as_of`) and as known at a time (`known_at`), the same query reads the
+bitemporal view, as `GET /api/funding?as_of=` does (the same filters, pages, chart, totals and
+downloads).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import get
 from litestar.params import QueryParameter
 
 from api import i18n
+from api.routes.reads import board_history
 from api.scope import read_scope
 from api.web import downloads
 from api.web.charts import Series, bar_chart
@@ -98,33 +103,41 @@ async def funding_page(
     year: Annotated[int | None, QueryParameter(ge=1990, le=2200)] = None,
     funding_year: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
     cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    as_of: Annotated[date | None, QueryParameter()] = None,
+    known_at: Annotated[datetime | None, QueryParameter()] = None,
 ) -> Any:
-    """The summary by region and year with its chart, and the clusters' funding years."""
+    """The summary by region and year with its chart, and the clusters' funding years; with
+    `as_of` / `known_at`, as they stood then."""
     page = await open_page(request)
     fmt = wanted_format(request)
+    history = board_history(as_of, known_at)
+    as_of, known_at = (history.as_of, history.known_at) if history else (None, None)
     region = region or None
     counties, prefix = read_scope(page.runtime, page.actor, region)
     filters = FundingFilters(year=year, funding_year=funding_year)
     shown = shown_filters(page, {
         "region": region and page.region(region), "year": str(year) if year else None,
         "funding_year": page.t("funding.year_n", n=funding_year) if funding_year else None,
+        "as_of": as_of.isoformat() if as_of else None,
+        "known_at": known_at.isoformat() if known_at else None,
     })
     if fmt is not None:
         async with downloads.snapshot(page.runtime.pool) as snap:
             rows = downloads.all_pages(lambda c: list_funding(
                 snap.conn, counties=counties, prefix=prefix, filters=filters,
-                limit=EXPORT_PAGE, cursor=c,
+                limit=EXPORT_PAGE, cursor=c, history=history,
             ))
             return await download(page, fmt, title_key="funding.title", ascii_name="funding",
                                   columns=columns(page), rows=rows, filters=shown,
                                   snapshot=snap, totals=True)
     async with page.runtime.pool.acquire() as conn:
         ledger = await list_funding(conn, counties=counties, prefix=prefix, filters=filters,
-                                    limit=PAGE_SIZE, cursor=cursor)
+                                    limit=PAGE_SIZE, cursor=cursor, history=history)
     summary = _summary_rows(page, ledger.totals, region)
     values = {
         "ledger": ledger, "summary": summary, "chart": _chart(page, summary),
         "region": region or "", "year": year, "funding_year": funding_year,
+        "as_of": as_of, "known_at": known_at, "historical": history is not None,
         "shown_filters": shown,
         "funding_year_options": [(n, page.t("funding.year_n", n=n)) for n in (1, 2, 3)],
     }

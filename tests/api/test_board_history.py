@@ -18,6 +18,7 @@ from tests.factories import (
     FJ_PROVINCE,
     JINJIANG,
     XIAMEN,
+    Verbs,
     certified_fj,
     certified_xm,
     fj_dossier,
@@ -30,9 +31,9 @@ Auth = Callable[..., dict[str, str]]
 TAG = uuid4().hex[:6]  # in every name here: a name filter selects this module's cases
 
 
-def _ledger(client: TestClient[Any]) -> ClusterLedger:
+def _ledger(client: TestClient[Any]) -> Any:
     ledger: ClusterLedger = client.app.state.runtime.ledger
-    return ledger
+    return Verbs(ledger)
 
 
 def _head(client: TestClient[Any]) -> str:
@@ -254,7 +255,10 @@ def test_board_as_of_pages_by_keyset_in_the_live_boards_shape(
     by_id = {i["id"]: i for i in items}
     assert by_id[str(cases.overturned)]["status"] == "revoked"
     assert by_id[str(cases.paid)]["status"] == "certified"
-    assert by_id[str(cases.overturned)]["next_due_on"] is None
+    # Revoked on 2025-09-24, not yet appealed on 2025-10-01: the appeal window is open.
+    appeal_deadline = _ledger(client).get_cluster(cases.overturned).case.revocation.appeal_deadline
+    assert by_id[str(cases.overturned)]["next_due_kind"] == "appeal_window"
+    assert by_id[str(cases.overturned)]["next_due_on"] == appeal_deadline.isoformat()
 
 
 def test_board_as_known_at_a_time_reads_the_record_then(
@@ -275,10 +279,16 @@ def test_board_as_of_filters_by_the_status_read_on_that_date(
     assert [i["id"] for i in expired] == [str(cases.overturned)]
 
 
-def test_board_as_of_refuses_a_deadline_filter(client: TestClient[Any], auth: Auth) -> None:
-    response = _board(client, auth, as_of="2025-10-01", due_before="2026-01-01")
-    assert response.status_code == 422
-    assert response.json()["code"] == "due_before_not_as_of"
+def test_board_as_of_filters_by_the_next_deadline_then(
+    client: TestClient[Any], auth: Auth, cases: Cases
+) -> None:
+    """On 2025-10-01 the revoked case's next deadline is its appeal window (October 2025);
+    the XM case's is its annual report on 2025 (April 2026)."""
+    soon = _board(client, auth, as_of="2025-10-01", due_before="2026-01-01").json()["items"]
+    assert [i["id"] for i in soon] == [str(cases.overturned)]
+    assert soon[0]["next_due_overdue"] is False
+    later = _board(client, auth, as_of="2025-12-31", due_before="2026-12-31").json()["items"]
+    assert {i["id"] for i in later} == {str(cases.overturned), str(cases.paid)}
 
 
 def test_board_as_of_as_csv(client: TestClient[Any], auth: Auth, cases: Cases) -> None:

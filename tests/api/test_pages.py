@@ -229,6 +229,42 @@ def test_the_funding_page_shows_totals_a_chart_and_its_vouchers(site: Site) -> N
     assert "XMGX-2025-350205-1" not in drill
 
 
+def test_the_funding_page_as_of_a_date_shows_what_was_paid_by_then(site: Site) -> None:
+    client = _province(site)
+    before = client.get("/funding", params={"as_of": "2024-12-31"}).text
+    assert "历史资金台账" in before
+    assert "XMGX-2025-350203-1" not in before  # paid in 2025
+    after = client.get("/funding", params={"as_of": "2025-12-31", "region": "350203"}).text
+    assert "XMGX-2025-350203-1" in after
+    assert "as_of=2025-12-31" in after  # the summary's links keep the date
+    response = client.get("/funding", params={"as_of": "2024-12-31", "format": "csv"})
+    assert response.status_code == 200
+    text = response.content.decode("utf-8").removeprefix(ZH_BOM)
+    assert "XMGX-2025-350203-1" not in text
+    workbook = client.get("/funding", params={"as_of": "2025-12-31", "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    cells = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert any("2025-12-31" in cell for cell in cells)  # the date among its filters
+    assert any("XMGX-2025-350203-1" in cell for cell in cells)
+
+
+def test_the_deadlines_page_as_of_a_date_counts_overdue_from_that_date(site: Site) -> None:
+    client = _province(site)
+    params = {"as_of": "2026-06-01", "within": "0"}
+    html = client.get("/deadlines", params=params).text
+    assert "历史期限" in html
+    shown = len(re.findall(r'<tr class="is-overdue">', html))
+    response = client.get("/deadlines", params={**params, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(
+        response.content.decode("utf-8").removeprefix(ZH_BOM))))
+    assert len(rows) - 1 == shown > 0
+    overdue = rows[0].index("已逾期")
+    due = rows[0].index("到期日")
+    assert all(row[overdue] == "是" and row[due] < "2026-06-01" for row in rows[1:])
+    early = client.get("/deadlines", params={"as_of": "2022-01-01", "within": "365"}).text
+    assert "所选范围内没有待办期限" in early  # before any case was certified
+
+
 def test_deadlines_are_grouped_by_the_department_that_acts(site: Site) -> None:
     html = _province(site).get("/deadlines", params={"within": 0}).text
     assert "福建省工业和信息化厅" in html

@@ -170,8 +170,8 @@ def test_funding_totals_equal_the_grouping_sets_over_the_same_rows(
                 (["350203", "350582"], "3505", FundingFilters(year=2025)),
                 (["350203"], None, FundingFilters(year=1999)),  # no rows: zeros
             ):
-                query = _funding_query(counties, prefix, filters)
-                totals = await _funding_totals(conn, query)
+                query, source = _funding_query(counties, prefix, filters)
+                totals = await _funding_totals(conn, query, source)
                 expected = await _grouping_sets(conn, query)
                 assert {
                     "by_county": [_sums(s) for s in totals.by_county],

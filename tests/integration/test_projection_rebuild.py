@@ -124,8 +124,8 @@ def test_bitemporal_rebuild_folds_in_events_processed_meanwhile_as_a_full_fold_d
         if written:
             return
         cid = certified_xm(ledger, xm_dossier("厦门市思明区（双时间轴重建期间）产业集群"))
-        ledger.issue(Command.REPORT_MAJOR_CHANGE,   # back-dated: before the certification's date
-            cid, meta("county", "350203", date(2025, 1, 10)), 3,
+        ledger.issue(  # back-dated: before the certification's date
+            Command.REPORT_MAJOR_CHANGE, cid, meta("county", "350203", date(2025, 1, 10)), 3,
             kind=ChangeKind.LEADING_INDUSTRY, new_value="智慧医疗",
         )
         written.append(_settle(ledger, migrated))
@@ -171,7 +171,7 @@ def _status_schema(conn: ConnectionInfo) -> tuple[list[str], list[str], list[str
         *sorted(re.sub(r"INDEX \S+ ON", "INDEX ON", d) for _, d in indexes),
         *sorted(re.sub(r"STATISTICS \S+ ", "STATISTICS ", d) for _, d in statistics),
     ]
-    return unnamed, sorted(n for n, _ in indexes), sorted(n for n, _ in statistics)
+    return unnamed, [n for n, _ in indexes], [n for n, _ in statistics]
 
 
 def test_rebuild_keeps_the_status_views_indexes_and_statistics(
