@@ -140,7 +140,7 @@ def command_run(ctx: Context, clients: int, *, optimize: bool = False,
         cluster = ledger.get_cluster(cid)
         county = cluster.case.dossier.county_code
         body = json.dumps({
-            "effective_date": "2030-06-01", "comment": "园区扩区，经县政府研究同意",
+            "effective_date": ctx.command_date.isoformat(), "comment": "园区扩区，经县政府研究同意",
             "kind": "spatial_scope", "new_value": "规划范围调整 {n}",
         }, ensure_ascii=False)
         scripts.append(Script(command=CommandLoop(
