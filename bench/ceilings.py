@@ -225,7 +225,7 @@ def measure_ledger_commands(ctx: Context) -> None:
                 result = ledger.issue(
                     Command.REPORT_MAJOR_CHANGE,
                     cid,
-                    major_change_meta(county, date(2030, 5, 1), k),
+                    major_change_meta(county, ctx.command_date, k),
                     version[0],
                     kind=ChangeKind.SPATIAL_SCOPE,
                     new_value=f"规划范围调整 {k}",

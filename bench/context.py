@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,6 +41,15 @@ class Context:
             msg = "the data set has no long case"
             raise RuntimeError(msg)
         return UUID(self.generation.long_case_id)
+
+    @property
+    def command_date(self) -> date:
+        """The effective date of the bench's commands (major changes): after every generated
+        case's history (which runs to the horizon year), so that each command comes in the
+        usual order, as today's commands do on a live ledger. A back-dated one (effective before
+        later events of its case) makes the bitemporal view refold the case's later timeline:
+        another cost, not the one the command figures are about."""
+        return date(self.generation.horizon_year + 1, 6, 1)
 
     def ledger(self) -> ClusterLedger:
         if self._ledger is None:

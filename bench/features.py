@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from typing import Any
 
 import msgspec
 import psycopg
+from psycopg.sql import SQL, Identifier
 
 from bench import wrk
 from bench.context import Context
 from bench.loadgen import Result, Script, Spec
+from bench.rounds import Target
 from bench.server import ChildRun, Server, child_env, run_cli
 from bench.stats import Figure, NotAvailable
 from domain.actors import Actor, Role
@@ -135,13 +138,15 @@ def bitemporal_views(ctx: Context) -> list[str]:
     return found
 
 
-def view_size_mb(ctx: Context, tables: tuple[str, ...]) -> float:
-    """Tables, indexes and TOAST of a view's data tables, in MB."""
+def view_size(ctx: Context, tables: tuple[str, ...]) -> tuple[float, int]:
+    """Tables, indexes and TOAST of a view's data tables, in MB; and the rows of its first
+    (main) table."""
     with admin_connection(ctx.conn.url) as pg:
         row = pg.execute(
             "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) t",
             (list(tables),)).fetchone()
-    return float(row[0] or 0) / 1e6 if row else 0.0
+        rows = pg.execute(SQL("SELECT count(*) FROM {}").format(Identifier(tables[0]))).fetchone()
+    return (float(row[0] or 0) / 1e6 if row else 0.0), (int(rows[0]) if rows else 0)
 
 
 def measure_projection_rebuild(ctx: Context) -> None:
@@ -164,15 +169,18 @@ def measure_projection_rebuild(ctx: Context) -> None:
         events = int(match.group(1)) if match else head
         total_seconds += run.seconds
         rate = events / run.seconds
-        size = view_size_mb(ctx, spec.data_tables())
+        size, rows = view_size(ctx, spec.data_tables())
+        per_cluster = rows / max(1, ctx.generation.clusters + 1)  # + the long case
         figure = ctx.add(Figure(
             key=f"rebuild_{name}", section=SECTION_PROJ,
-            label=(f"rebuild {'the bitemporal view' if name in bitemporal else 'view'} "
-                   f"`{name}` (cluster-ledger project rebuild, own process)"),
+            label=(f"rebuild {'the bitemporal view (issue 15)' if name in bitemporal else 'view'}"
+                   f" `{name}` (cluster-ledger project rebuild, own process)"),
             value=rate, unit="events/s", count=events, seconds=run.seconds,
             ceiling="scan_msgspec", target=f"≥ {REBUILD_VS_SCAN}× read+decode",
             met=None, note=f"view size {size:,.0f} MB ({', '.join(spec.data_tables())}, with "
-                           f"indexes); peak RSS {run.max_rss_mb:,.0f} MB; 1M events in "
+                           f"indexes; {rows:,} rows in {spec.data_tables()[0]}, "
+                           f"{per_cluster:,.1f} per case); peak RSS {run.max_rss_mb:,.0f} MB; "
+                           f"1M events in "
                            f"{1_000_000 / rate:,.0f} s; wall time includes process start-up "
                            f"(`project status` takes {startup.seconds:.1f} s)",
         ))
@@ -195,64 +203,94 @@ def measure_projection_rebuild(ctx: Context) -> None:
 # ---- 4. export + verify ------------------------------------------------------------------------
 
 
-# Issue 6: "export + offline verify ≥ 100,000 events/s": 1.02× the ~98,000 events/s of
-# read+decode of the log (msgspec) it names for that kind of machine. One run (no HTTP).
-EXPORT_VERIFY_VS_SCAN = 1.02
+# The project owner's decision on issue 6's "export + offline verify ≥ 100,000 events/s": export
+# and verify are judged EACH ON ITS OWN, at ≥ 100,000 events/s with memory flat in the log's
+# length. The one absolute bound of the bench (every other target is a ratio to a ceiling of the
+# same run): the read+decode ceiling is given beside each as a ratio, for orientation. The end to
+# end export + verify figure is information, not a target. The rates run in the rounds
+# (`measure_export_verify`, before the command ceilings of each round: no server running), the
+# memory once (`measure_audit_memory`).
+AUDIT_RATE = 100_000
+EXPORT_RATE = Target(measure="value", op=">=", limit=AUDIT_RATE, unit="events/s",
+                     text="export of the full log ≥ 100,000 events/s (project owner's decision "
+                          "on issue 6: export and verify each on its own)")
+VERIFY_RATE = Target(measure="value", op=">=", limit=AUDIT_RATE, unit="events/s",
+                     text="offline verify of the export (as shipped: 2 processes) ≥ 100,000 "
+                          "events/s (project owner's decision on issue 6)")
 
 
-def measure_export_verify(ctx: Context) -> None:
+def _audit_commands() -> None:
     commands = cli_commands()
     missing = [c for c in ("export", "verify", "checkpoint") if c not in commands]
     if missing:
         raise NotAvailable(f"`cluster-ledger {'/'.join(missing)}` not in the CLI")
+
+
+def _sign_head(ctx: Context) -> None:
     signed = run_cli(ctx.conn, ctx.data_dir, "checkpoint", "--head")
     _check(signed, "checkpoint --head")
-    head = _log_head(ctx)
+
+
+def measure_export_verify(ctx: Context) -> None:
+    """One round: `cluster-ledger export` of the whole log, then `cluster-ledger verify` of the
+    file as shipped (two processes), each timed in its own process; the head signed first (the
+    previous round's commands appended to the log)."""
+    _audit_commands()
+    stop_server(ctx)  # the machine to the two of them, as the command ceilings have it
+    _sign_head(ctx)
     workdir = Path(tempfile.mkdtemp(prefix="cluster-ledger-export-"))
     try:
-        full = _export_verify(ctx, workdir / "full.ndjson", None)
-        # Memory: `verify --processes 2` (the default) holds part of the cases in a child
-        # process, whose memory the child's VmHWM does not count; so the memory figures come
-        # from `--processes 1`, which holds every case in the process measured.
-        one = _verify(ctx, workdir / "full.ndjson", processes=1)
-        part = _export_verify(ctx, workdir / "part.ndjson", max(1, head // 10), processes=1)
+        events, export, verify, size = _export_verify(ctx, workdir / "full.ndjson", None)
     finally:
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
-    events, export, verify, size = full
-    p_events, p_export, p_verify, _ = part
+        shutil.rmtree(workdir, ignore_errors=True)
     ctx.add(Figure(
-        key="export", section=SECTION_AUDIT, label="export the full log (cluster-ledger export)",
+        key="export", section=SECTION_AUDIT,
+        label="export the full log (cluster-ledger export, own process) — ratio = vs "
+              "read+decode of the log, for orientation",
         value=events / export.seconds, unit="events/s", count=events, seconds=export.seconds,
-        note=f"peak RSS {export.max_rss_mb:,.0f} MB (10% of the log: "
-             f"{p_export.max_rss_mb:,.0f} MB); file {size / 1e6:,.0f} MB",
+        ceiling="scan_msgspec", targets=[EXPORT_RATE],
+        target="≥ 100,000 events/s (memory: the peak RSS rows)",
+        note=f"{events:,} events; file {size / 1e6:,.0f} MB; peak RSS {export.max_rss_mb:,.0f} MB",
     ))
     ctx.add(Figure(
         key="verify", section=SECTION_AUDIT,
-        label="verify the export offline (chain, signatures, replay, summary; 2 processes)",
+        label="verify the export offline (chain, signatures, replay, summary; as shipped: 2 "
+              "processes) — ratio = vs read+decode of the log, for orientation",
         value=events / verify.seconds, unit="events/s", count=events, seconds=verify.seconds,
-        note=f"peak RSS of the main process {verify.max_rss_mb:,.0f} MB (it holds part of "
-             "the cases; see the one-process run for the whole)",
+        ceiling="scan_msgspec", targets=[VERIFY_RATE],
+        target="≥ 100,000 events/s (memory: the peak RSS rows)",
+        note=f"peak RSS of the main process {verify.max_rss_mb:,.0f} MB (it holds part of the "
+             "cases; the one-process run below holds them all)",
     ))
+    ctx.add(Figure(
+        key="export_verify", section=SECTION_AUDIT,
+        label="export + verify, end to end (information, no target) — ratio = vs read+decode",
+        value=events / (export.seconds + verify.seconds), unit="events/s", count=events,
+        seconds=export.seconds + verify.seconds, ceiling="scan_msgspec",
+    ))
+
+
+def measure_audit_memory(ctx: Context) -> None:
+    """Peak RSS (the child's kernel high-water mark) of export and of verify, full log against its
+    first 10 %: memory flat in the log's length. `verify --processes 2` (the default) holds
+    part of the cases in a child process, whose memory the child's VmHWM does not count; so the
+    verify figures come from `--processes 1`, which holds every case in the process measured."""
+    _audit_commands()
+    _sign_head(ctx)
+    head = _log_head(ctx)
+    workdir = Path(tempfile.mkdtemp(prefix="cluster-ledger-export-"))
+    try:
+        events, export, one, _ = _export_verify(ctx, workdir / "full.ndjson", None, processes=1)
+        p_events, p_export, p_verify, _ = _export_verify(
+            ctx, workdir / "part.ndjson", max(1, head // 10), processes=1)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     ctx.add(Figure(
         key="verify_one_process", section=SECTION_AUDIT,
-        label="verify the export offline, one process (`verify --processes 1`) — ratio = "
-              "speed-up of the default two processes over it",
+        label="verify the export offline, one process (`verify --processes 1`), one run — "
+              "ratio = speed-up of the default two processes (median of the rounds) over it",
         value=events / one.seconds, unit="events/s", count=events, seconds=one.seconds,
-        ratio=one.seconds / verify.seconds if verify.seconds else None,
-        note=f"peak RSS {one.max_rss_mb:,.0f} MB (10% of the log: "
-             f"{p_verify.max_rss_mb:,.0f} MB)",
-    ))
-    rate = events / (export.seconds + verify.seconds)
-    ctx.add(Figure(
-        key="export_verify", section=SECTION_AUDIT, label="export + verify, end to end",
-        value=rate, unit="events/s", count=events, seconds=export.seconds + verify.seconds,
-        ceiling="scan_msgspec", target=f"≥ {EXPORT_VERIFY_VS_SCAN}× read+decode",
-        note="issue 6's ≥ 100,000 events/s is 1.02× the ~98,000 events/s of read+decode it "
-             "names",
-        met=rate >= EXPORT_VERIFY_VS_SCAN * (ctx.figures["scan_msgspec"].value or 0)
-        if "scan_msgspec" in ctx.figures else None,
+        note=f"peak RSS {one.max_rss_mb:,.0f} MB",
     ))
     clusters = ctx.generation.clusters
     for key, what, full_run, part_run in (("export_memory", "export", export, p_export),
@@ -269,6 +307,13 @@ def measure_export_verify(ctx: Context) -> None:
             note=f"ratio = full / 10%; growth ≈ {per_cluster_kb:,.1f} KB per cluster "
                  "(a prefix of the log grows clusters and events together)",
         ))
+
+
+def annotate_audit(ctx: Context) -> None:
+    """After the rounds: the speed-up of verify's two processes over one."""
+    one, two = ctx.figures.get("verify_one_process"), ctx.figures.get("verify")
+    if one is not None and two is not None and one.value and two.value:
+        one.ratio = two.value / one.value
 
 
 def _verify(ctx: Context, path: Path, processes: int = 2, *, may_be_unsigned: bool = False

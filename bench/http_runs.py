@@ -140,7 +140,7 @@ def command_run(ctx: Context, clients: int, *, optimize: bool = False,
         cluster = ledger.get_cluster(cid)
         county = cluster.case.dossier.county_code
         body = json.dumps({
-            "effective_date": "2030-06-01", "comment": "园区扩区，经县政府研究同意",
+            "effective_date": ctx.command_date.isoformat(), "comment": "园区扩区，经县政府研究同意",
             "kind": "spatial_scope", "new_value": "规划范围调整 {n}",
         }, ensure_ascii=False)
         scripts.append(Script(command=CommandLoop(
@@ -326,9 +326,12 @@ def _hidden_field(html: str, name: str) -> str:
     return html[start:html.index('"', start)]
 
 
-def _check_pages(ctx: Context, paths: list[str], cookie: str, marker: str) -> int:
+def _check_pages(ctx: Context, paths: list[str], cookie: str, marker: str,
+                 any_of: tuple[str, ...] = ()) -> int:
     """Each page once, without following redirects: 200 with the board's table, not a redirect
-    to the sign-in form (wrk would count a 303 as an answer). Returns the smallest page's size."""
+    to the sign-in form (wrk would count a 303 as an answer); and, when `any_of` is given, with
+    one of those strings in it (the as-of board shows its date). Returns the smallest page's
+    size."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *_: Any) -> None:
@@ -347,6 +350,9 @@ def _check_pages(ctx: Context, paths: list[str], cookie: str, marker: str) -> in
             raise RuntimeError(msg) from None
         if marker not in html:
             msg = f"GET {path} answered a page without {marker!r}"
+            raise RuntimeError(msg)
+        if any_of and not any(m in html for m in any_of):
+            msg = f"GET {path} answered a page without any of {any_of!r}"
             raise RuntimeError(msg)
         smallest = min(smallest, len(html))
     return smallest
@@ -379,12 +385,12 @@ def measure_board_page(ctx: Context) -> None:
 
 def as_of_board_unavailable(ctx: Context) -> str | None:
     """Why the as-of board cannot be measured as issue 15 means it, or None when it can:
-    `GET /api/clusters?as_of=D` must answer a keyset page (a `next` cursor for a page smaller
-    than the board) rather than every cluster in scope folded from the log. Probed once per run
-    on a county (a small scope: today's fold of a county takes well under a second)."""
+    `GET /api/clusters?as_of=D` must answer keyset pages (one cluster and a `next` cursor for
+    `limit=1`, and that cursor another cluster) rather than every cluster in scope folded from
+    the log. Probed once per run on the county with most cases by D (a county user: a scope
+    that even a fold of every case answers within the probe's timeout)."""
     if "as_of_unavailable" in ctx.extras:
         return ctx.extras["as_of_unavailable"]  # type: ignore[no-any-return]
-    reason: str | None = None
     with admin_connection(ctx.conn.url) as pg:  # the county with most cases
         row = pg.execute("SELECT county_code FROM proj_status WHERE applied_on <= %s "
                          "GROUP BY county_code ORDER BY count(*) DESC LIMIT 1",
@@ -393,17 +399,28 @@ def as_of_board_unavailable(ctx: Context) -> str | None:
         msg = f"no cluster had applied by {AS_OF_DATE}"
         raise RuntimeError(msg)
     bearer = token(ctx, Role.COUNTY, row[0], f"bench-county-{row[0]}")
-    request = urllib.request.Request(  # noqa: S310 - the bench server on 127.0.0.1
-        f"{server(ctx).base}/api/clusters?as_of={AS_OF_DATE}&limit=1",
-        headers={"Authorization": f"Bearer {bearer}"})
-    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback
-        page = json.loads(response.read())
-    items, cursor = page.get("items", []), page.get("next")
-    if len(items) > 1 or not cursor:
-        reason = (f"GET /api/clusters?as_of= answers {len(items)} clusters for limit=1 without a "
-                  "next page: it folds every case in scope from the event log on each request "
-                  "and ignores paging, so there is no as-of board page to time (issue 15's "
-                  "bitemporal view is not in the tree)")
+
+    def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        query = {"as_of": AS_OF_DATE, "limit": "1"} | ({"cursor": cursor} if cursor else {})
+        request = urllib.request.Request(  # noqa: S310 - the bench server on 127.0.0.1
+            f"{server(ctx).base}/api/clusters?{urllib.parse.urlencode(query)}",
+            headers={"Authorization": f"Bearer {bearer}"})
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback
+            body = json.loads(response.read())
+        return body.get("items", []), body.get("next")
+
+    reason: str | None = None
+    items, cursor = page(None)
+    if len(items) != 1 or not cursor:
+        reason = (f"GET /api/clusters?as_of= answers {len(items)} clusters for limit=1 "
+                  f"{'with' if cursor else 'without'} a next page: it folds every case in scope "
+                  "from the event log on each request and ignores paging, so there is no as-of "
+                  "board page to time (issue 15's bitemporal view is not in the tree)")
+    else:
+        following, _ = page(cursor)
+        if len(following) != 1 or following[0].get("id") == items[0].get("id"):
+            reason = (f"GET /api/clusters?as_of= with the `next` cursor of a limit=1 page "
+                      f"answers {len(following)} clusters, not the next one: no keyset pages")
     ctx.extras["as_of_unavailable"] = reason
     return reason
 
@@ -435,7 +452,10 @@ def measure_as_of_board(ctx: Context) -> None:
              note=f"{result.bytes_per_request / 1024:,.1f} KB per response")
     cookie = page_session(ctx)
     paths = board_paths(f"as_of={AS_OF_DATE}")
-    smallest = _check_pages(ctx, paths, cookie, "<table")
+    # The page as of the date, not the live board under another URL: its date in the form's
+    # field or in the links to the cases as of it.
+    smallest = _check_pages(ctx, paths, cookie, "<table",
+                            any_of=(f'value="{AS_OF_DATE}"', f"as_of={AS_OF_DATE}"))
     result = load(ctx, [Script(gets=[Get(path=p, cookie=cookie) for p in _rotated(paths, i)])
                         for i in range(16)])
     if result.bytes_per_request < smallest * 0.9:

@@ -133,8 +133,18 @@ def _met(f: Figure) -> str:
 
 
 def verdict_lines(report: Report) -> list[str]:
-    """Every target judged on rounds, one line each: median, spread, rounds, met, straddles."""
-    return [f"- {describe(v)}" for f in ordered(report.figures) for v in f.verdicts]
+    """Every target, one line each: those judged on rounds with their median, spread, rounds,
+    met and straddles; those of one run (rebuild, memory, downloads) with their value."""
+    lines = []
+    for f in ordered(report.figures):
+        if f.verdicts:
+            lines += [f"- {describe(v)}" for v in f.verdicts]
+        elif f.met is not None and f.available:
+            ratio = f" ({f.ratio:.2f}× {f.ceiling or ''})".replace(" )", ")") \
+                if f.ratio is not None else ""
+            lines.append(f"- {f.label}: {_num(f.value, f.unit)}{ratio}; target {f.target or '?'} "
+                         f"(one run) → {'met' if f.met else 'not met'}")
+    return lines
 
 
 def markdown(report: Report) -> str:
@@ -157,7 +167,8 @@ def markdown(report: Report) -> str:
     lines += [f"- {n}" for n in report.notes]
     verdicts = verdict_lines(report)
     if verdicts:
-        lines += ["", "## Verdicts (median of the rounds, lowest–highest, each round)", "",
+        lines += ["", "## Verdicts (median of the rounds, lowest–highest, each round; or one run)",
+                  "",
                   *verdicts]
     section = None
     for f in ordered(report.figures):

@@ -9,7 +9,8 @@ A target is judged on a ratio to a ceiling measured in the same round (`ratios`:
 round 1, ...), never on an absolute rate, then on the median of those ratios (`judge`). A target
 whose rounds fall on both sides of its limit "straddles" it: the verdict is the median's, and
 the report says it straddles. Latency bounds (p99 ≤ N ms) are judged the same way on each
-round's p99.
+round's p99. A few targets are absolute bounds that the project owner set on a figure's own value
+(export and verify ≥ 100,000 events/s each): they are judged the same way on each round's value.
 
 Pure: no I/O, no clock; `tests/unit/test_bench_rounds.py` pins it.
 """
@@ -29,8 +30,10 @@ Op = Literal[">=", "<="]
 # - "ratio": the figure's value / its ceiling's value (e.g. commands/s over raw eventsourcing);
 # - "inverse_ratio": the ceiling's value / the figure's value, i.e. how many times the time per
 #   request of the ceiling the figure takes (e.g. the board page against the JSON list: ≤ 2);
-# - "p99_ms": the round's p99 latency in ms (a latency bound, not a rate).
-Measure = Literal["ratio", "inverse_ratio", "p99_ms"]
+# - "p99_ms": the round's p99 latency in ms (a latency bound, not a rate);
+# - "value": the round's value itself, an absolute bound the project owner set (export and
+#   verify ≥ 100,000 events/s each); its ceiling, if any, is given beside it, not judged.
+Measure = Literal["ratio", "inverse_ratio", "p99_ms", "value"]
 
 
 class Spread(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +47,7 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     op: Op
     limit: float
     text: str  # what the report prints, e.g. "≥ 0.51× raw eventsourcing (4 threads)"
+    unit: str = ""  # of an absolute bound ("value"), e.g. "events/s"
 
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,6 +135,8 @@ def judged(target: Target, values: Sequence[float], p99s: Sequence[float | None]
     """The quantity a target judges, per round."""
     if target.measure == "p99_ms":
         return [p for p in p99s if p is not None] if all(p is not None for p in p99s) else []
+    if target.measure == "value":
+        return list(values)
     if ceilings is None:
         return []
     per_round = ratios(values, ceilings)
@@ -164,17 +170,23 @@ def describe(verdict: Verdict) -> str:
     t = verdict.target
     if verdict.met is None or verdict.median is None:
         return f"{t.text}: not judged (nothing measured to judge it on)"
-    unit = " ms" if t.measure == "p99_ms" else "×"
-    fmt = _ms if t.measure == "p99_ms" else _times
+    unit = {"p99_ms": " ms", "value": f" {t.unit}".rstrip()}.get(t.measure, "×")
+    fmt = {"p99_ms": _ms, "value": _count}.get(t.measure, _times)
     state = "met" if verdict.met else "not met"
     if verdict.straddles:
         state += ", straddles the target (its rounds fall on both sides)"
+    if len(verdict.rounds) == 1:
+        return f"{t.text}: {fmt(verdict.median)}{unit} (one run) → {state}"
     return (f"{t.text}: {fmt(verdict.median)}{unit} ({fmt(verdict.low)}–{fmt(verdict.high)}"
             f"{unit}, rounds {', '.join(fmt(v) for v in verdict.rounds)}) → {state}")
 
 
 def _times(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _count(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
 
 
 def _ms(value: float | None) -> str:

@@ -176,3 +176,35 @@ def test_describe_names_the_median_the_spread_the_rounds_and_a_straddle() -> Non
     assert text == ("≥ 0.5× ceiling: 0.55× (0.45–0.60×, rounds 0.45, 0.55, 0.60) → met, "
                     "straddles the target (its rounds fall on both sides)")
     assert describe(judge(P99_50, [40.0, 41.5, 39.0])).endswith("→ met")
+
+
+# ---- absolute bounds (the project owner's: export and verify ≥ 100,000 events/s) ---------------
+
+AT_LEAST_100K = Target(measure="value", op=">=", limit=100_000, unit="events/s",
+                       text="export ≥ 100,000 events/s")
+
+
+def test_an_absolute_bound_judges_each_rounds_own_value_not_its_ratio() -> None:
+    # Against a read+decode ceiling of 90,000 events/s every round's ratio is above 1, yet the
+    # bound is on the rate itself: two of three rounds are below 100,000.
+    summary = summarise([104_000.0, 95_000.0, 99_000.0], ceilings=[90_000.0] * 3,
+                        targets=[AT_LEAST_100K])
+    (verdict,) = summary.verdicts
+    assert verdict.rounds == [104_000.0, 95_000.0, 99_000.0]
+    assert (verdict.met, verdict.straddles) == (False, True)
+    assert summary.ratio is not None
+    assert summary.ratio.median == pytest.approx(1.1)  # given beside, not judged
+
+
+def test_an_absolute_bound_is_judged_without_a_ceiling_and_at_its_limit() -> None:
+    summary = summarise([100_000.0, 120_000.0, 101_000.0], targets=[AT_LEAST_100K])
+    assert summary.ratio is None
+    assert (summary.verdicts[0].met, summary.verdicts[0].straddles) == (True, False)
+
+
+def test_describe_an_absolute_bound_in_its_unit_and_a_single_run_as_one_run() -> None:
+    assert describe(judge(AT_LEAST_100K, [95_000.0, 104_000.0, 99_500.0])) == (
+        "export ≥ 100,000 events/s: 99,500 events/s (95,000–104,000 events/s, rounds 95,000, "
+        "104,000, 99,500) → not met, straddles the target (its rounds fall on both sides)")
+    assert describe(judge(AT_LEAST_100K, [106_000.0])) == (
+        "export ≥ 100,000 events/s: 106,000 events/s (one run) → met")
