@@ -42,7 +42,7 @@ from domain.cluster import Cluster
 from domain.history import EventRef, LoggedEvent, Prefix, case_at_refs, replayable_prefix
 from projections.case_readings import digest_of
 from projections.folds import Payment, Rules, deadline_rows, funding_rows, next_deadline
-from projections.text import storable, storable_or_none
+from projections.text import storable
 
 
 class FundingState(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,26 +119,24 @@ def board_state(
     the rows the funding and deadlines views fold (`projections.folds.funding_rows`,
     `deadline_rows`) of the digest this state gives (`projections.case_readings`);
     `amounts` are the case's payments by voucher."""
-    dossier = case.dossier
-    county = dossier.county_code
     finals = [a for a in case.assessments.values() if a.final_score is not None]
     last_final = max(finals, key=lambda a: a.year).final_score if finals else None
     digest = digest_of(cluster_id, case, rules.regions, amounts)
     deadlines = deadline_rows(digest, rules)
     upcoming = next_deadline(deadlines)
-    return BoardState(
-        name=storable(dossier.name),
-        programme=str(dossier.programme),
-        province_code=county[:2] + "0000",
-        city_code=rules.regions.city_of(county).code,
-        county_code=county,
-        leading_industry=storable(dossier.leading_industry),
-        operating_unit=storable_or_none(dossier.operating_unit),
-        status=str(case.status),
-        applied_on=case.applied_on,
-        certified_on=case.certified_on,
-        valid_until=case.valid_until,
-        renewal_pending=case.renewal_pending,
+    return BoardState(  # the case's identity as the digest holds it (storable texts, places)
+        name=digest.name,
+        programme=digest.programme,
+        province_code=digest.province_code,
+        city_code=digest.city_code,
+        county_code=digest.county_code,
+        leading_industry=digest.leading_industry,
+        operating_unit=digest.operating_unit,
+        status=digest.status,
+        applied_on=digest.applied_on,
+        certified_on=digest.certified_on,
+        valid_until=digest.valid_until,
+        renewal_pending=digest.renewal_pending,
         lapses_on=case.lapses_on,
         last_report_year=max(case.reports) if case.reports else None,
         last_final_score=last_final,
